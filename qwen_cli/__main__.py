@@ -1,0 +1,5 @@
+"""`python -m qwen_cli`."""
+
+from qwen_cli.cli import main_exit
+
+main_exit()

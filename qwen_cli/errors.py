@@ -1,0 +1,234 @@
+"""The one exception tree of ``qwen_cli``.
+
+Every error the library raises is a ``QwenAPIError``; each class knows the exit
+code the command line turns it into::
+
+    QwenAPIError                      1  any other API error
+    ├── UsageError                    2  bad input: a missing file, a bad option value
+    ├── ConfigError                   2  an unreadable or invalid configuration
+    ├── APIConnectionError            5  could not reach the server
+    │   └── APITimeoutError           5  the server did not answer in time
+    ├── APIStatusError                1  the server answered with an error
+    │   ├── InvalidRequestError       1  400
+    │   │   ├── ContextLengthError    1  the prompt is longer than the model accepts
+    │   │   └── ContentFilterError    1  the provider's content inspection refused it
+    │   ├── AuthenticationError       3  401, or no key at all
+    │   │   └── PermissionDeniedError 3  403, overdue account, quota exhausted
+    │   ├── NotFoundError             1  404: unknown model or path
+    │   ├── RateLimitError            4  429
+    │   └── ServerError               6  5xx
+    └── StreamInterruptedError        6  a stream broke off; ``partial`` keeps what came
+
+The core never prints: the command line's ``main()`` is the one place that turns
+these into ``qwen: error: ...`` plus a ``hint:`` line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+EXIT_OK = 0
+EXIT_API = 1
+EXIT_USAGE = 2
+EXIT_AUTH = 3
+EXIT_RATE_LIMIT = 4
+EXIT_NETWORK = 5
+EXIT_SERVER = 6
+EXIT_INTERRUPTED = 130
+
+
+class QwenAPIError(Exception):
+    """Root of every error raised by ``qwen_cli``."""
+
+    exit_code = EXIT_API
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: str | None = None,
+        body: Any = None,
+        request_id: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.code = code
+        self.body = body
+        self.request_id = request_id
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(QwenAPIError):
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(QwenAPIError):
+    exit_code = EXIT_USAGE
+
+
+class APIConnectionError(QwenAPIError):
+    exit_code = EXIT_NETWORK
+
+
+class APITimeoutError(APIConnectionError):
+    pass
+
+
+class APIStatusError(QwenAPIError):
+    exit_code = EXIT_API
+
+
+class InvalidRequestError(APIStatusError):
+    pass
+
+
+class ContextLengthError(InvalidRequestError):
+    pass
+
+
+class ContentFilterError(InvalidRequestError):
+    pass
+
+
+class AuthenticationError(APIStatusError):
+    exit_code = EXIT_AUTH
+
+
+class PermissionDeniedError(AuthenticationError):
+    pass
+
+
+class NotFoundError(APIStatusError):
+    pass
+
+
+class RateLimitError(APIStatusError):
+    exit_code = EXIT_RATE_LIMIT
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class ServerError(APIStatusError):
+    exit_code = EXIT_SERVER
+
+
+class StreamInterruptedError(QwenAPIError):
+    exit_code = EXIT_SERVER
+
+    def __init__(self, message: str, *, partial: str = "", **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.partial = partial
+
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+
+_CONTEXT_RE = re.compile(r"range of input length|context length|maximum context|too long", re.I)
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: InvalidRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    422: InvalidRequestError,
+    429: RateLimitError,
+}
+_DENIED_CODES = {"arrearage", "allocationquota.freetieronly", "accessdenied"}
+
+
+def parse_error_body(body: Any) -> tuple[str | None, str | None, str | None]:
+    """(server code, message, request id) from any error body shape we know.
+
+    Compatible mode: ``{"error": {"message", "type", "code"}, "request_id"}``;
+    native: ``{"code", "message", "request_id"}``; chat.qwen.ai:
+    ``{"success": false, "data": {"code", "details"}}``. Anything else: text.
+    """
+    if isinstance(body, (bytes, bytearray)):
+        body = body.decode("utf-8", "replace")
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            text = body.strip()
+            return None, (text[:300] or None), None
+    if not isinstance(body, dict):
+        return None, None, None
+    request_id = body.get("request_id") or body.get("requestId")
+    err = body.get("error")
+    if isinstance(err, dict):
+        code = err.get("code") or err.get("type")
+        return _s(code), _s(err.get("message")), _s(request_id)
+    if isinstance(err, str):
+        return None, err, _s(request_id)
+    data = body.get("data")
+    if body.get("success") is False and isinstance(data, dict):
+        return _s(data.get("code")), _s(data.get("details") or data.get("message")), _s(request_id)
+    return _s(body.get("code")), _s(body.get("message") or body.get("msg")), _s(request_id)
+
+
+def _s(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
+def error_for_status(
+    status: int,
+    body: Any,
+    *,
+    request_id: str | None = None,
+    retry_after: float | None = None,
+) -> APIStatusError:
+    """Map an HTTP error answer onto the tree."""
+    code, message, body_rid = parse_error_body(body)
+    rid = request_id or body_rid
+    message = message or f"HTTP {status}"
+    cls = classify(status, code, message)
+    kw: dict[str, Any] = {"status_code": status, "code": code, "body": body, "request_id": rid}
+    if cls is RateLimitError:
+        return RateLimitError(message, retry_after=retry_after, **kw)
+    return cls(message, **kw)
+
+
+def classify(status: int | None, code: str | None, message: str) -> type[APIStatusError]:
+    lc = (code or "").lower()
+    if "inspection" in lc or "datainspection" in lc:
+        return ContentFilterError
+    if lc in _DENIED_CODES:
+        return PermissionDeniedError
+    if lc in {"invalid_api_key", "invalidapikey", "unauthorized"}:
+        return AuthenticationError
+    if lc in {"ratelimited", "limit_requests"} or lc.startswith("throttling"):
+        return RateLimitError
+    if lc == "model_not_found":
+        return NotFoundError
+    if status is None or status < 400:
+        return APIStatusError
+    cls = _STATUS_CLASSES.get(status)
+    if cls is InvalidRequestError and _CONTEXT_RE.search(message):
+        return ContextLengthError
+    if cls is not None:
+        return cls
+    if status >= 500:
+        return ServerError
+    return InvalidRequestError if status < 500 else APIStatusError
+
+
+def error_from_event(payload: dict[str, Any]) -> APIStatusError:
+    """An ``{"error": ...}`` object that arrived inside a stream."""
+    code, message, rid = parse_error_body(payload)
+    message = message or "the server reported an error mid-stream"
+    status = None
+    err = payload.get("error")
+    if isinstance(err, dict) and isinstance(err.get("status"), int):
+        status = err["status"]
+    cls = classify(status, code, message)
+    if cls is APIStatusError and status is None:
+        cls = ServerError
+    return cls(message, status_code=status, code=code, body=payload, request_id=rid)
