@@ -1,0 +1,214 @@
+"""Settings and where each came from.
+
+Precedence, highest first: command-line flag, environment, a ``.env`` file in
+the working directory, the config file (``config.toml`` in the config
+directory), the credentials file (keys only), defaults.
+
+This is the only module that reads the environment; the client is handed
+plain values.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qwen_cli.errors import ConfigError
+
+DEFAULT_MODEL = "qwen-max"
+DEFAULT_REGION = "cn"
+DEFAULT_PROVIDER = "dashscope"
+REGION_CHOICES = ("cn", "intl", "us")
+CONFIG_FILE = "config.toml"
+
+# setting -> environment variables, in order
+ENV_NAMES: dict[str, tuple[str, ...]] = {
+    "api_key": ("DASHSCOPE_API_KEY", "QWEN_API_KEY"),
+    "web_token": ("QWEN_AUTH_TOKEN",),
+    "cookie": ("QWEN_COOKIE",),
+    "provider": ("QWEN_PROVIDER",),
+    "region": ("QWEN_REGION",),
+    "base_url": ("QWEN_BASE_URL",),
+    "model": ("QWEN_MODEL",),
+    "vision_model": ("QWEN_VISION_MODEL",),
+    "timeout": ("QWEN_TIMEOUT",),
+    "connect_timeout": ("QWEN_CONNECT_TIMEOUT",),
+    "max_retries": ("QWEN_MAX_RETRIES",),
+    "oss_endpoint": ("QWEN_WEB_OSS_ENDPOINT",),
+}
+
+
+def config_dir(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if env.get("QWEN_CONFIG_DIR"):
+        return Path(env["QWEN_CONFIG_DIR"]).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("qwen", appauthor=False))
+
+
+def data_dir(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if env.get("QWEN_DATA_DIR"):
+        return Path(env["QWEN_DATA_DIR"]).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("qwen", appauthor=False))
+
+
+def cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if env.get("QWEN_CACHE_DIR"):
+        return Path(env["QWEN_CACHE_DIR"]).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("qwen", appauthor=False))
+
+
+@dataclass
+class Settings:
+    provider: str = DEFAULT_PROVIDER
+    api_key: str | None = None
+    cookie: str | None = None
+    region: str = DEFAULT_REGION
+    base_url: str = ""
+    model: str = DEFAULT_MODEL
+    vision_model: str = "qwen-vl-max"
+    timeout: float = 120.0
+    connect_timeout: float = 10.0
+    max_retries: int = 2
+    oss_endpoint: str | None = None
+    config_dir: Path = field(default_factory=Path)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def source(self, name: str) -> str:
+        return self.sources.get(name, "default")
+
+
+def _read_dotenv(cwd: Path) -> dict[str, str]:
+    path = cwd / ".env"
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path, encoding="utf-8").items() if v}
+
+
+def read_config_file(cdir: Path) -> dict[str, Any]:
+    path = cdir / CONFIG_FILE
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}", hint="fix or remove that file") from exc
+
+
+def region_base_url(region: str, *layers: Mapping[str, Any]) -> tuple[str, str]:
+    """The base URL for ``region``: ``QWEN_BASE_URL_<REGION>`` or ``[base_urls]``, else built in."""
+    from qwen_cli.providers.dashscope import REGIONS
+
+    var = f"QWEN_BASE_URL_{region.upper()}"
+    for layer in layers:
+        if layer.get(var):
+            return str(layer[var]), var
+        urls = layer.get("base_urls")
+        if isinstance(urls, dict) and urls.get(region):
+            return str(urls[region]), "config file"
+    return REGIONS[region], "default"
+
+
+def resolve(
+    flags: Mapping[str, Any] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Settings from every layer, with ``sources`` naming where each value came from."""
+    from qwen_cli import credentials
+
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    env = dict(os.environ if env is None else env)
+    cdir = config_dir(env)
+    dotenv = _read_dotenv(cwd or Path.cwd())
+    cfile = read_config_file(cdir)
+    s = Settings(config_dir=cdir)
+
+    def pick(name: str) -> tuple[Any, str] | None:
+        if name in flags:
+            return flags[name], "flag"
+        for var in ENV_NAMES.get(name, ()):
+            if env.get(var):
+                return env[var], var
+        for var in ENV_NAMES.get(name, ()):
+            if dotenv.get(var):
+                return dotenv[var], ".env"
+        if name in cfile and name not in ("api_key", "cookie", "web_token"):
+            return cfile[name], "config file"
+        return None
+
+    for name in ("provider", "region", "model", "vision_model", "oss_endpoint"):
+        got = pick(name)
+        if got:
+            setattr(s, name, str(got[0]))
+            s.sources[name] = got[1]
+    for name, conv in (("timeout", float), ("connect_timeout", float), ("max_retries", int)):
+        got = pick(name)
+        if got:
+            try:
+                setattr(s, name, conv(got[0]))
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(
+                    f"{name.replace('_', '-')} must be a number, got {got[0]!r} (from {got[1]})"
+                ) from exc
+            s.sources[name] = got[1]
+
+    from qwen_cli.providers import PROVIDERS
+
+    if s.provider not in PROVIDERS:
+        raise ConfigError(
+            f"unknown provider {s.provider!r} (from {s.source('provider')})",
+            hint=f"use one of: {', '.join(PROVIDERS)}",
+        )
+
+    stored = credentials.load(cdir).get(s.provider, {})
+    if s.provider == "dashscope":
+        got = pick("api_key")
+        if got:
+            s.api_key, s.sources["api_key"] = str(got[0]), got[1]
+        elif stored.get("api_key"):
+            s.api_key, s.sources["api_key"] = stored["api_key"], "credentials file"
+            if "region" not in s.sources and stored.get("region"):
+                s.region, s.sources["region"] = stored["region"], "credentials file"
+    else:
+        got = pick("web_token")
+        if got:
+            s.api_key, s.sources["api_key"] = str(got[0]), got[1]
+        elif stored.get("token"):
+            s.api_key, s.sources["api_key"] = stored["token"], "credentials file"
+        got = pick("cookie")
+        if got:
+            s.cookie, s.sources["cookie"] = str(got[0]), got[1]
+        elif stored.get("cookie"):
+            s.cookie, s.sources["cookie"] = stored["cookie"], "credentials file"
+
+    if s.region not in REGION_CHOICES:
+        raise ConfigError(
+            f"unknown region {s.region!r} (from {s.source('region')})",
+            hint="use cn (Beijing), intl (Singapore) or us (Virginia)",
+        )
+    got = pick("base_url")
+    if got:
+        s.base_url, s.sources["base_url"] = str(got[0]).rstrip("/"), got[1]
+    elif s.provider == "qwen-web":
+        s.base_url = "https://chat.qwen.ai"
+    elif stored.get("base_url") and s.sources.get("region") == "credentials file":
+        s.base_url, s.sources["base_url"] = stored["base_url"], "credentials file"
+    else:
+        s.base_url, s.sources["base_url"] = region_base_url(s.region, env, dotenv, cfile)
+    return s

@@ -1,0 +1,81 @@
+"""What every backend provides to the client: requests to send, answers to read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC
+from typing import Any, Protocol
+
+from qwen_cli.errors import APIStatusError
+from qwen_cli.sse import ServerSentEvent
+from qwen_cli.types import ChatCompletion, ChatCompletionChunk, ChatRequest, ModelInfo
+
+
+@dataclass
+class RequestSpec:
+    """An HTTP request, described without httpx so it can be built and tested purely."""
+
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+    params: dict[str, str] | None = None
+    files: dict[str, tuple[str, bytes, str]] | None = None
+    data: dict[str, str] | None = None
+
+
+@dataclass
+class StreamItem:
+    """One decoded stream event: a chunk, the end marker, or nothing of interest."""
+
+    chunk: ChatCompletionChunk | None = None
+    done: bool = False
+
+
+class Provider(Protocol):
+    name: str
+    base_url: str
+
+    def chat_request(self, req: ChatRequest) -> RequestSpec: ...
+
+    def parse_event(self, event: ServerSentEvent) -> StreamItem:
+        """Raise the mapped error for an error event."""
+        ...
+
+    def parse_completion(self, body: Any) -> ChatCompletion:
+        """A non-streamed answer; raise the mapped error for an error body sent with 200."""
+        ...
+
+    def error_from_response(self, status: int, body: bytes, headers: dict[str, str]) -> APIStatusError: ...
+
+    def models_request(self) -> RequestSpec: ...
+
+    def parse_models(self, body: Any) -> list[ModelInfo]: ...
+
+
+def retry_after_seconds(headers: dict[str, str]) -> float | None:
+    """``Retry-After`` (seconds or an HTTP date) as seconds, or ``None``."""
+    value = headers.get("retry-after") or headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from datetime import datetime
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def request_id_from(headers: dict[str, str]) -> str | None:
+    for name in ("x-request-id", "x-dashscope-request-id", "request-id"):
+        if headers.get(name):
+            return headers[name]
+    return None

@@ -1,0 +1,116 @@
+"""DashScope / Model Studio, OpenAI-compatible mode (also any OpenAI-compatible server).
+
+Wire facts: ../shared/protocol/dashscope.md, sections b to e.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from qwen_cli import __version__
+from qwen_cli.errors import (
+    APIStatusError,
+    InvalidRequestError,
+    error_for_status,
+    error_from_event,
+)
+from qwen_cli.providers.base import RequestSpec, StreamItem, request_id_from, retry_after_seconds
+from qwen_cli.sse import ServerSentEvent
+from qwen_cli.types import ChatCompletion, ChatCompletionChunk, ChatRequest, ModelInfo
+
+REGIONS: dict[str, str] = {
+    "cn": "https://dashscope.aliyuncs.com/compatible-mode/v1",
+    "intl": "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
+    "us": "https://dashscope-us.aliyuncs.com/compatible-mode/v1",
+}
+REGION_NAMES = {"cn": "China (Beijing)", "intl": "Singapore", "us": "US (Virginia)"}
+USER_AGENT = f"qwen-cli/{__version__}"
+
+
+class DashScope:
+    name = "dashscope"
+
+    def __init__(self, *, base_url: str, api_key: str | None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+
+    # ------------------------------------------------------------------ requests
+
+    def headers(self, *, stream: bool = False) -> dict[str, str]:
+        h = {"User-Agent": USER_AGENT, "Accept": "text/event-stream" if stream else "application/json"}
+        if self.api_key:
+            h["Authorization"] = f"Bearer {self.api_key}"
+        return h
+
+    def chat_request(self, req: ChatRequest) -> RequestSpec:
+        return RequestSpec(
+            "POST",
+            f"{self.base_url}/chat/completions",
+            headers={**self.headers(stream=req.stream), **req.headers},
+            json=chat_body(req),
+        )
+
+    def models_request(self) -> RequestSpec:
+        return RequestSpec("GET", f"{self.base_url}/models", headers=self.headers())
+
+    # ------------------------------------------------------------------ answers
+
+    def parse_event(self, event: ServerSentEvent) -> StreamItem:
+        data = event.data.strip()
+        if data == "[DONE]":
+            return StreamItem(done=True)
+        if not data:
+            return StreamItem()
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            return StreamItem()  # junk between events: tolerated
+        if not isinstance(payload, dict):
+            return StreamItem()
+        if payload.get("error") is not None or event.event == "error":
+            raise error_from_event(payload)
+        return StreamItem(chunk=ChatCompletionChunk.model_validate(payload))
+
+    def parse_completion(self, body: Any) -> ChatCompletion:
+        if not isinstance(body, dict):
+            raise InvalidRequestError("the server answered with something that is not JSON", body=body)
+        if body.get("error") is not None:
+            raise error_from_event(body)
+        return ChatCompletion.model_validate(body)
+
+    def error_from_response(self, status: int, body: bytes, headers: dict[str, str]) -> APIStatusError:
+        return error_for_status(
+            status,
+            body,
+            request_id=request_id_from(headers),
+            retry_after=retry_after_seconds(headers),
+        )
+
+    def parse_models(self, body: Any) -> list[ModelInfo]:
+        data = body.get("data", []) if isinstance(body, dict) else []
+        return [ModelInfo.model_validate(m) for m in data if isinstance(m, dict) and "id" in m]
+
+
+def chat_body(req: ChatRequest) -> dict[str, Any]:
+    """The JSON body of a compatible-mode chat request."""
+    p = req.params
+    body: dict[str, Any] = {
+        "model": req.model,
+        "messages": [m.model_dump(exclude_none=True) for m in req.messages],
+        "stream": req.stream,
+    }
+    if req.stream:
+        body["stream_options"] = {"include_usage": True}
+    for name in ("temperature", "top_p", "max_tokens", "seed", "stop"):
+        value = getattr(p, name)
+        if value is not None and value != []:
+            body[name] = value
+    # DashScope extras travel at the top level (the OpenAI SDK's extra_body).
+    for name in ("enable_thinking", "thinking_budget", "enable_search"):
+        value = getattr(p, name)
+        if value is not None:
+            body[name] = value
+    if p.json_mode:
+        body["response_format"] = {"type": "json_object"}
+    return body

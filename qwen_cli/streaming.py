@@ -1,0 +1,236 @@
+"""Streams of chat chunks: one pure core, a sync and an async shell around it.
+
+Both shells are context managers and close the HTTP response in ``finally``,
+including on Ctrl-C, so a cancelled answer releases its connection at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from qwen_cli.errors import QwenAPIError, StreamInterruptedError
+from qwen_cli.sse import Accumulated, DeltaNormalizer, SSEDecoder
+from qwen_cli.types import (
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionChunk,
+    Choice,
+    ChunkChoice,
+    Delta,
+    SearchSource,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+    from qwen_cli.providers.base import Provider
+
+
+class StreamCore:
+    """Bytes in, normalised chunks out; keeps everything received in ``acc``."""
+
+    def __init__(self, provider: Provider, request_id: str | None = None) -> None:
+        self.provider = provider
+        self.request_id = request_id
+        self.acc = Accumulated()
+        self._decoder = SSEDecoder()
+        self._content = DeltaNormalizer()
+        self._reasoning = DeltaNormalizer()
+
+    def feed(self, data: bytes) -> Iterator[ChatCompletionChunk]:
+        """Chunks in ``data``, each yielded before a later event in it can raise."""
+        for event in self._decoder.feed(data):
+            item = self.provider.parse_event(event)
+            self.acc.done = self.acc.done or item.done
+            if item.chunk is not None:
+                yield self.apply(item.chunk)
+
+    def end(self) -> Iterator[ChatCompletionChunk]:
+        """The body ended; a stream that neither said ``[DONE]`` nor finished broke off."""
+        for event in self._decoder.flush():
+            item = self.provider.parse_event(event)
+            self.acc.done = self.acc.done or item.done
+            if item.chunk is not None:
+                yield self.apply(item.chunk)
+        if not self.acc.done and self.acc.finish_reason is None:
+            raise self.interrupted("the connection closed before the answer was complete")
+
+    def apply(self, chunk: ChatCompletionChunk) -> ChatCompletionChunk:
+        acc = self.acc
+        acc.id = acc.id or chunk.id
+        acc.model = chunk.model or acc.model
+        if chunk.usage is not None:
+            acc.usage = chunk.usage.model_dump(mode="json", exclude_none=True)
+        if chunk.sources:
+            acc.sources.extend(s.model_dump(mode="json", exclude_none=True) for s in chunk.sources)
+        for choice in chunk.choices[:1]:
+            d = choice.delta
+            if d.reasoning_content:
+                d.reasoning_content = self._reasoning.feed(d.reasoning_content)
+                acc.reasoning += d.reasoning_content
+            if d.content:
+                d.content = self._content.feed(d.content)
+                acc.content += d.content
+            if choice.finish_reason:
+                acc.finish_reason = choice.finish_reason
+        return chunk
+
+    def interrupted(self, why: str) -> StreamInterruptedError:
+        n = len(self.acc.content)
+        return StreamInterruptedError(
+            f"the answer stream broke off after {n} characters: {why}",
+            partial=self.acc.content,
+            request_id=self.request_id,
+        )
+
+    def completion(self) -> ChatCompletion:
+        acc = self.acc
+        return ChatCompletion(
+            id=acc.id,
+            model=acc.model,
+            choices=[
+                Choice(
+                    message=AssistantMessage(content=acc.content, reasoning_content=acc.reasoning or None),
+                    finish_reason=acc.finish_reason,
+                )
+            ],
+            usage=Usage.model_validate(acc.usage) if acc.usage else None,
+            request_id=self.request_id,
+            sources=[SearchSource.model_validate(s) for s in acc.sources],
+        )
+
+
+def chunks_from_completion(c: ChatCompletion) -> list[ChatCompletionChunk]:
+    """A whole answer as stream chunks, for servers that ignore ``stream: true``."""
+    delta = Delta(role="assistant", content=c.content, reasoning_content=c.reasoning or None)
+    return [
+        ChatCompletionChunk(
+            id=c.id,
+            model=c.model,
+            choices=[ChunkChoice(delta=delta, finish_reason=c.finish_reason or "stop")],
+            usage=c.usage,
+            sources=c.sources,
+        )
+    ]
+
+
+def _is_json(response: httpx.Response) -> bool:
+    ctype = response.headers.get("content-type", "")
+    return "json" in ctype and "event-stream" not in ctype
+
+
+def _transport_error(core: StreamCore, exc: Exception) -> StreamInterruptedError:
+    name = type(exc).__name__
+    detail = str(exc) or name
+    if "Timeout" in name:
+        detail = f"no data arrived in time ({detail})"
+    return core.interrupted(detail)
+
+
+class _StreamBase:
+    def __init__(self, response: httpx.Response, core: StreamCore) -> None:
+        self.response = response
+        self._core = core
+
+    @property
+    def accumulated(self) -> Accumulated:
+        return self._core.acc
+
+    @property
+    def request_id(self) -> str | None:
+        return self._core.request_id
+
+    def completion(self) -> ChatCompletion:
+        """What has arrived so far, as a response object."""
+        return self._core.completion()
+
+
+class ChatStream(_StreamBase):
+    """Iterate for chunks; ``with`` guarantees the connection is released."""
+
+    def __iter__(self) -> Iterator[ChatCompletionChunk]:
+        import httpx
+
+        core = self._core
+        try:
+            if _is_json(self.response):
+                self.response.read()
+                yield from self._from_json(self.response.json())
+                return
+            for data in self.response.iter_bytes():
+                yield from core.feed(data)
+            yield from core.end()
+        except httpx.TransportError as exc:
+            raise _transport_error(core, exc) from exc
+        finally:
+            self.close()
+
+    def _from_json(self, body: Any) -> list[ChatCompletionChunk]:
+        c = self._core.provider.parse_completion(body)
+        chunks = [self._core.apply(ch) for ch in chunks_from_completion(c)]
+        self._core.acc.done = True
+        return chunks
+
+    def until_done(self) -> ChatCompletion:
+        for _ in self:
+            pass
+        return self.completion()
+
+    def close(self) -> None:
+        self.response.close()
+
+    def __enter__(self) -> ChatStream:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class AsyncChatStream(_StreamBase):
+    """``async for`` chunks; ``async with`` guarantees the connection is released."""
+
+    async def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
+        import httpx
+
+        core = self._core
+        try:
+            if _is_json(self.response):
+                await self.response.aread()
+                c = core.provider.parse_completion(self.response.json())
+                for ch in chunks_from_completion(c):
+                    yield core.apply(ch)
+                core.acc.done = True
+                return
+            async for data in self.response.aiter_bytes():
+                for ch in core.feed(data):
+                    yield ch
+            for ch in core.end():
+                yield ch
+        except httpx.TransportError as exc:
+            raise _transport_error(core, exc) from exc
+        finally:
+            await self.aclose()
+
+    async def until_done(self) -> ChatCompletion:
+        async for _ in self:
+            pass
+        return self.completion()
+
+    async def aclose(self) -> None:
+        await self.response.aclose()
+
+    async def __aenter__(self) -> AsyncChatStream:
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+__all__ = ["AsyncChatStream", "ChatStream", "QwenAPIError", "StreamCore"]
