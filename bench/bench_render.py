@@ -1,0 +1,211 @@
+"""How much CPU live Markdown costs compared with printing raw text.
+
+Feeds the same 2000-delta Markdown answer (paragraphs, lists, a 40-line code block, about five
+tokens per delta) through `PlainRenderer` and `MarkdownRenderer`; the Markdown one draws to a
+terminal console whose file is os.devnull. Times are process CPU time (time.process_time), so
+the renderer's timer thread is included. Each figure is the median of several runs after a
+warm-up, and every ratio compares figures measured in this same run.
+
+"delivery" simulates receiving the answer: one json.loads of a DashScope SSE chunk per delta,
+done in both runs. "floor" is what rich needs to draw the finished answer once as one Markdown
+document: no live renderer can cost less than that.
+
+    .venv/bin/python bench/bench_render.py [--runs 5] [--no-sleep-run]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO, TypeVar
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from qwen_cli import render
+from qwen_cli.types import ChatCompletionChunk
+
+T = TypeVar("T")
+
+DELTAS = 2000
+TOKENS_PER_DELTA = 5
+WIDTH, HEIGHT = 100, 40
+TARGET = 1.6
+
+PROSE = (
+    "the model streams tokens while a renderer keeps finished blocks in the scroll-back and redraws "
+    "only the unfinished tail, so long answers stay fast; Qwen 通义千问 answers in Chinese too, "
+    "with `inline code`, **bold words**, *emphasis* and links like [docs](https://qwen.ai)."
+)
+WORDS = PROSE.split()
+
+
+def answer_text() -> str:
+    """A long answer: sections of paragraphs and lists, with one 40-line code block."""
+    out: list[str] = []
+    n = 0
+
+    def paragraph(words: int) -> str:
+        nonlocal n
+        n += words
+        return " ".join(WORDS[(n + i * 7) % len(WORDS)] for i in range(words)).capitalize() + "."
+
+    for section in range(1, 60):
+        out.append(f"## Section {section}\n\n{paragraph(90)}\n\n{paragraph(60)}\n")
+        if section % 2:
+            out += [f"{i}. {paragraph(14)}" for i in range(1, 6)]
+        else:
+            out += [f"- {paragraph(12)}" for _ in range(4)]
+        out.append("")
+        if section == 3:
+            code = [f"def step_{i}(x: int) -> int:\n    return x * {i}  # step {i}" for i in range(20)]
+            out.append("```python\n" + "\n".join(code) + "\n```\n")
+    return "\n".join(out)
+
+
+# About four characters a token, like a BPE tokenizer on English text.
+TOKEN = re.compile(r" ?[^\W\d_]{1,4}| ?\d{1,3}| ?[^\w\s]|\s+|[\s\S]")
+
+
+def deltas(text: str) -> list[str]:
+    tokens = TOKEN.findall(text)
+    assert "".join(tokens) == text
+    pieces = ["".join(tokens[i : i + TOKENS_PER_DELTA]) for i in range(0, len(tokens), TOKENS_PER_DELTA)]
+    if len(pieces) < DELTAS:
+        raise SystemExit(f"answer too short: {len(pieces)} deltas")
+    return pieces[:DELTAS]
+
+
+def sse_chunk(content: str) -> str:
+    return json.dumps(
+        {
+            "choices": [{"delta": {"content": content}, "index": 0, "finish_reason": None}],
+            "object": "chat.completion.chunk",
+            "usage": None,
+            "created": 1735689600,
+            "system_fingerprint": None,
+            "model": "qwen-max",
+            "id": "chatcmpl-0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+        },
+        ensure_ascii=False,
+    )
+
+
+def from_json(chunk: str) -> str:
+    content: str = json.loads(chunk)["choices"][0]["delta"]["content"]
+    return content
+
+
+def from_sse(event: bytes) -> str:
+    """Roughly what the client does per event: split the line, decode, parse, validate."""
+    line = event.split(b"\n", 1)[0].decode("utf-8")
+    chunk = ChatCompletionChunk.model_validate(json.loads(line[len("data: ") :]))
+    return chunk.choices[0].delta.content or ""
+
+
+def run(
+    renderer: render.Renderer, chunks: Sequence[T], deliver: Callable[[T], str], sleep: float = 0.0
+) -> float:
+    """Process CPU seconds to deliver every chunk to the renderer and finish."""
+    start = time.process_time()
+    for chunk in chunks:
+        renderer.content(deliver(chunk))
+        if sleep:
+            time.sleep(sleep)
+    renderer.finish()
+    return time.process_time() - start
+
+
+def median(runs: int, measure: Callable[[], float]) -> float:
+    return statistics.median(measure() for _ in range(runs))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--no-sleep-run", action="store_true", help="skip the run with 2 ms between deltas")
+    args = ap.parse_args()
+    if os.environ.get("TERM") in ("dumb", "unknown"):
+        print("warning: TERM is dumb, rich draws no live region; set TERM=xterm-256color")
+
+    text = answer_text()
+    pieces = deltas(text)
+    answer = "".join(pieces)
+    chunks = [sse_chunk(p) for p in pieces]
+    events = [f"data: {c}\n\n".encode() for c in chunks]
+    sink: TextIO = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+
+    def plain() -> render.Renderer:
+        return render.make_renderer(out=sink, err=sink, terminal=False, color=False)
+
+    def markdown() -> render.Renderer:
+        return render.make_renderer(out=sink, err=sink, terminal=True, color=True, width=WIDTH, height=HEIGHT)
+
+    def floor() -> float:
+        from rich.markdown import Markdown
+
+        console = render._console(sink, terminal=True, color=True, width=WIDTH, height=HEIGHT)
+        start = time.process_time()
+        console.print(Markdown(answer))
+        return time.process_time() - start
+
+    for _ in range(2):  # warm-up: imports, pygments lexers, rich caches
+        run(markdown(), pieces, str)
+        run(plain(), chunks, from_json)
+        run(plain(), events, from_sse)
+        floor()
+
+    n = args.runs
+    code_lines = len(re.search(r"```python\n(.*?)```", answer, re.S).group(1).splitlines())  # type: ignore[union-attr]
+    print(
+        f"answer: {len(pieces)} deltas, ~{TOKENS_PER_DELTA} tokens each, {len(answer):,} chars, "
+        f"{code_lines}-line code block; console {WIDTH}x{HEIGHT}; median of {n} runs, CPU seconds"
+    )
+    p_only = median(n, lambda: run(plain(), pieces, str))
+    m_only = median(n, lambda: run(markdown(), pieces, str))
+    fl = median(n, floor)
+    print(f"render only       plain {p_only:.3f}s  markdown {m_only:.3f}s")
+    print(
+        f"floor             rich drawing the whole answer once {fl:.3f}s; markdown = {m_only / fl:.2f}x floor"
+    )
+    p = median(n, lambda: run(plain(), chunks, from_json))
+    m = median(n, lambda: run(markdown(), chunks, from_json))
+    best = (p - p_only + fl) / p  # delivery + floor over delivery + plain
+    print(
+        f"render+delivery   plain {p:.3f}s  markdown {m:.3f}s  ratio {m / p:.2f}x (target <= {TARGET}x;"
+        f" floor-bound best {best:.2f}x)  [json.loads per delta]"
+    )
+    p2 = median(n, lambda: run(plain(), events, from_sse))
+    m2 = median(n, lambda: run(markdown(), events, from_sse))
+    print(
+        f"render+client     plain {p2:.3f}s  markdown {m2:.3f}s  ratio {m2 / p2:.2f}x"
+        f"  [SSE line + json.loads + pydantic ChatCompletionChunk per delta]"
+    )
+    if not args.no_sleep_run:
+        wall = time.perf_counter()
+        ps = run(plain(), chunks, from_json, sleep=0.002)
+        wall = time.perf_counter() - wall
+        ms = run(markdown(), chunks, from_json, sleep=0.002)
+        print(
+            f"2 ms between      plain {ps:.3f}s  markdown {ms:.3f}s  ratio {ms / ps:.2f}x  (1 run);"
+            f" markdown adds {ms - ps:.3f}s CPU in {wall:.1f}s of streaming, {(ms - ps) / wall:.1%} of a core"
+        )
+
+    # Sanity: plain wrote the answer unchanged.
+    buf = io.StringIO()
+    r = render.PlainRenderer(out=buf, err=buf)
+    for piece in pieces:
+        r.content(piece)
+    r.finish()
+    assert buf.getvalue().rstrip("\n") == answer.rstrip("\n")
+
+
+if __name__ == "__main__":
+    main()

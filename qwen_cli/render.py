@@ -1,0 +1,370 @@
+"""Showing answers: the only module that draws with rich.
+
+* `PlainRenderer` (pipes, files, no colour): the deltas exactly as received, flushed; nothing
+  else ever reaches ``out``.
+* `MarkdownRenderer` (terminals): `BlockSplitter` cuts the growing answer into finished
+  top-level Markdown blocks, looking only at new complete lines. ``content()`` only feeds it;
+  a timer thread, at most ten times a second and only when something changed, prints the
+  blocks finished since its last tick once into the scroll-back (never redrawn) and redraws
+  the unfinished tail in a `rich.live.Live` region cropped to the screen.
+
+rich is imported inside the functions that draw, so importing this module is cheap. Nothing
+here reads the environment: callers pass the flags.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol, TextIO
+
+from qwen_cli.blocks import BlockSplitter
+
+if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, RenderResult
+    from rich.live import Live
+    from rich.segment import Segment
+
+    from qwen_cli.types import SearchSource, Usage
+
+    Lines = list[list[Segment]]
+
+
+class Renderer(Protocol):
+    def reasoning(self, text: str) -> None: ...
+    def content(self, text: str) -> None: ...
+    def sources(self, items: list[SearchSource]) -> None: ...
+    def finish(self) -> None: ...
+
+
+class PlainRenderer:
+    """Raw text for pipes and files: the deltas exactly as received, nothing else on ``out``."""
+
+    def __init__(self, *, out: TextIO, err: TextIO) -> None:
+        self._out, self._err = out, err
+        self._last = ""
+        self._sources: list[SearchSource] = []
+
+    def reasoning(self, text: str) -> None:
+        """Thinking is not part of the answer: dropped in plain mode."""
+
+    def content(self, text: str) -> None:
+        if text:
+            self._out.write(text)
+            self._out.flush()
+            self._last = text
+
+    def sources(self, items: list[SearchSource]) -> None:
+        self._sources.extend(items)
+
+    def finish(self) -> None:
+        if self._last and not self._last.endswith("\n"):
+            self._out.write("\n")
+            self._out.flush()
+        self._last = ""
+        for n, s in enumerate(self._sources, 1):
+            title = s.title or s.hostname or s.url or "(untitled)"
+            self._err.write(f"[{n}] {title}" + (f" - {s.url}\n" if s.url and s.url != title else "\n"))
+        if self._sources:
+            self._err.flush()
+            self._sources = []
+
+
+class _Lines:
+    """Rendered lines printed as they are; given a function, the lines it returns."""
+
+    def __init__(self, lines: Lines | Callable[[ConsoleOptions], Lines]) -> None:
+        self.lines = lines
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich.segment import Segment
+
+        new_line = Segment.line()
+        for line in self.lines(options) if callable(self.lines) else self.lines:
+            yield from line
+            yield new_line
+
+
+def _is_blank(line: list[Segment]) -> bool:
+    return not any(s.text.strip() or (s.style is not None and s.style.bgcolor) for s in line)
+
+
+def _render(console: Console, text: str, code_theme: str) -> Lines:
+    """``text`` as Markdown, rendered to lines, without blank lines around it."""
+    from rich.markdown import Markdown
+
+    lines = console.render_lines(Markdown(text, code_theme=code_theme), pad=False)
+    start, end = 0, len(lines)
+    while start < end and _is_blank(lines[start]):
+        start += 1
+    while end > start and _is_blank(lines[end - 1]):
+        end -= 1
+    return lines[start:end]
+
+
+class MarkdownRenderer:
+    """Live Markdown on a terminal: finished blocks printed once, only the tail redrawn.
+
+    Safe against its own timer thread; every other call belongs to one thread.
+    """
+
+    def __init__(
+        self,
+        out: Console,
+        err: Console,
+        *,
+        show_reasoning: bool = True,
+        code_theme: str = "monokai",
+        refresh_per_second: float = 10.0,
+    ) -> None:
+        self._out, self._err = out, err
+        self._show_reasoning, self._code_theme = show_reasoning, code_theme
+        self._interval = 1.0 / refresh_per_second
+        self._lock = threading.RLock()  # guards the splitter and every write to ``out``
+        self._dim = ("", "")
+        self._reset()
+
+    def _reset(self) -> None:
+        self._splitter = BlockSplitter()
+        self._done: list[str] = []  # finished blocks not printed yet
+        self._live: Live | None = None
+        self._ticker: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._drawn = -1  # the splitter version on screen
+        self._tail_key: tuple[int, ...] = ()
+        self._tail_cache: Lines = []
+        self._reasoning_open, self._reasoning_ended_line = False, True
+        self._sources: list[SearchSource] = []
+        self.blocks_printed = 0
+
+    def reasoning(self, text: str) -> None:
+        if not text or not self._show_reasoning or self._live is not None:
+            return  # once the answer began, thinking would tear the live region: dropped
+        from rich.control import strip_control_codes
+
+        if text := strip_control_codes(text):
+            if not self._reasoning_open:
+                self._dim = self._style_codes("dim")
+            self._err.file.write(self._dim[0] + text + self._dim[1])
+            self._err.file.flush()
+            self._reasoning_open, self._reasoning_ended_line = True, text.endswith("\n")
+
+    def content(self, text: str) -> None:
+        if text:
+            with self._lock:
+                if self._live is None:
+                    self._start()
+                self._done += self._splitter.feed(text)
+
+    def sources(self, items: list[SearchSource]) -> None:
+        self._sources.extend(items)
+
+    def finish(self) -> None:
+        self._stop.set()
+        if self._ticker is not None and self._ticker is not threading.current_thread():
+            self._ticker.join(timeout=2.0)
+        with self._lock:
+            try:
+                self._end_reasoning()
+                if self._live is not None:
+                    try:
+                        self._done += self._splitter.flush()
+                        self._print_done()
+                    finally:
+                        self._live.stop()
+                if self._sources:
+                    self._print_sources()
+            finally:
+                self._reset()
+
+    def refresh(self) -> None:
+        """Print the blocks finished since the last call and redraw the tail, if anything changed.
+
+        The timer thread calls this; ``content()`` itself never draws.
+        """
+        with self._lock:
+            if self._live is not None and self._drawn != self._splitter.version:
+                self._drawn = self._splitter.version
+                if not self._print_done():  # printing redraws the tail after the blocks
+                    self._live.refresh()
+
+    def _start(self) -> None:
+        from rich.live import Live
+
+        self._end_reasoning(blank=True)
+        self._live = Live(
+            _Lines(self._tail_lines),
+            console=self._out,
+            auto_refresh=False,  # our timer redraws, and only when something changed
+            transient=True,  # at the end the tail is printed as blocks, then the region goes
+            redirect_stdout=False,
+            redirect_stderr=False,
+            vertical_overflow="visible",  # _tail_lines crops to the screen itself
+        )
+        self._live.start()
+        self._ticker = threading.Thread(target=self._tick, name="qwen-render", daemon=True)
+        self._ticker.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.refresh()
+            except Exception:  # the main thread meets the same failure in finish()
+                return
+
+    def _end_reasoning(self, *, blank: bool = False) -> None:
+        if self._reasoning_open:
+            self._reasoning_open = False
+            if ending := ("" if self._reasoning_ended_line else "\n") + ("\n" if blank else ""):
+                self._err.file.write(ending)
+                self._err.file.flush()
+
+    def _print_done(self) -> bool:
+        """Print the finished blocks above the live region, as one document; False if none."""
+        done, self._done = self._done, []
+        lines = _render(self._out, "\n\n".join(done), self._code_theme) if done else []
+        if lines:
+            if self.blocks_printed:
+                lines.insert(0, [])
+            self.blocks_printed += len(done)
+            self._out.print(_Lines(lines), crop=False)  # Live's hook clears the region first
+        return bool(lines)
+
+    def _tail_lines(self, options: ConsoleOptions) -> Lines:
+        """The tail rendered (at most once per change), cropped to the screen's height - 1."""
+        height = options.size.height
+        key = (self._splitter.version, options.max_width, height, self.blocks_printed)
+        if key != self._tail_key:
+            text = self._splitter.tail(max_lines=height)
+            lines = _render(self._out, text, self._code_theme) if text.strip() else []
+            if lines and self.blocks_printed:
+                lines.insert(0, [])
+            self._tail_cache, self._tail_key = lines[-max(1, height - 1) :], key
+        return self._tail_cache
+
+    def _print_sources(self) -> None:
+        from rich.style import Style
+        from rich.text import Text
+
+        if self.blocks_printed:
+            self._out.line()
+        for n, s in enumerate(self._sources, 1):
+            line = Text(f"[{n}] ", style="dim")
+            line.append(s.title or s.hostname or s.url or "(untitled)", style="dim bold")
+            if s.hostname and s.title:
+                line.append(f" — {s.hostname}", style="dim")
+            if s.url:
+                line.append(f" {s.url}", style=Style(dim=True, link=s.url))
+            self._out.print(line, soft_wrap=True)
+
+    def _style_codes(self, style: str) -> tuple[str, str]:
+        """The escape codes that open and close ``style`` on the err console."""
+        from rich.text import Text
+
+        with self._err.capture() as capture:
+            self._err.print(Text("\0", style=style), end="")
+        before, _, after = capture.get().partition("\0")
+        return before, after
+
+
+def _console(
+    file: TextIO, *, terminal: bool, color: bool, width: int | None = None, height: int | None = None
+) -> Console:
+    from rich.console import Console
+
+    return Console(
+        file=file,
+        force_terminal=terminal,
+        color_system="auto" if color else None,
+        no_color=not color,
+        highlight=False,
+        emoji=False,
+        markup=False,
+        soft_wrap=False,
+        width=width,
+        height=height,
+    )
+
+
+def make_renderer(
+    *,
+    out: TextIO,
+    err: TextIO,
+    terminal: bool,
+    color: bool,
+    show_reasoning: bool = True,
+    code_theme: str = "monokai",
+    width: int | None = None,
+    height: int | None = None,
+) -> Renderer:
+    """Live Markdown when ``out`` is a terminal, raw text otherwise. Width/height: for tests."""
+    if not terminal:
+        return PlainRenderer(out=out, err=err)
+    return MarkdownRenderer(
+        _console(out, terminal=True, color=color, width=width, height=height),
+        _console(err, terminal=True, color=color, width=width, height=height),
+        show_reasoning=show_reasoning,
+        code_theme=code_theme,
+    )
+
+
+def render_markdown(text: str, *, out: TextIO, terminal: bool, color: bool) -> None:
+    """A whole answer at once: Markdown on a terminal, the raw text otherwise."""
+    if terminal and text.strip():
+        console = _console(out, terminal=True, color=color)
+        console.print(_Lines(_render(console, text, "monokai")), crop=False)
+    elif text and not terminal:
+        out.write(text if text.endswith("\n") else text + "\n")
+        out.flush()
+
+
+def format_footer(
+    *,
+    model: str,
+    usage: Usage | None,
+    elapsed: float,
+    first_token_at: float | None = None,
+    cost: str | None = None,
+) -> str:
+    """One plain line: model, token counts, time, speed, cost; only numbers the server gave."""
+    parts = [model]
+    if usage is None:
+        parts.append("usage not reported by the server")
+    else:
+        parts += [f"{usage.prompt_tokens} in", f"{usage.completion_tokens} out"]
+        parts.append(f"{usage.total_tokens} total")
+        if usage.reasoning_tokens is not None:
+            parts.append(f"reasoning {usage.reasoning_tokens}")
+        if usage.cached_tokens is not None:
+            parts.append(f"cached {usage.cached_tokens}")
+    parts.append(f"{elapsed:.2f}s")
+    if usage is not None and usage.completion_tokens > 0:
+        # Speed over the answer's streaming time when known, else over the whole request.
+        span = elapsed - first_token_at if first_token_at is not None else elapsed
+        if span < 0.25:  # an answer that arrived at once says nothing of generation speed
+            span = elapsed
+        if span > 0:
+            parts.append(f"{usage.completion_tokens / span:.1f} tok/s")
+    if cost is not None:
+        parts.append(cost)
+    return " · ".join(parts)
+
+
+def _print_line(text: str, *, err: TextIO, color: bool, style: str) -> None:
+    if color:
+        from rich.text import Text
+
+        _console(err, terminal=True, color=True).print(Text(text, style=style), soft_wrap=True)
+    else:
+        err.write(text + "\n")
+        err.flush()
+
+
+def print_footer(line: str, *, err: TextIO, color: bool) -> None:
+    """The footer on stderr: dim on a colour terminal, plain otherwise."""
+    _print_line(line, err=err, color=color, style="dim")
+
+
+def print_notice(text: str, *, err: TextIO, color: bool, style: str = "yellow") -> None:
+    """A one-line warning on stderr; ``text`` is never read as markup."""
+    _print_line(text, err=err, color=color, style=style)
