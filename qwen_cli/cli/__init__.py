@@ -1,0 +1,78 @@
+"""The command line. ``main()`` is the one error boundary of the program."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from qwen_cli.errors import EXIT_INTERRUPTED, EXIT_USAGE, QwenAPIError
+
+
+def _utf8_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(encoding="utf-8", errors="replace")
+            except (ValueError, OSError):  # pragma: no cover - detached or exotic streams
+                pass
+
+
+def _say_error(err: QwenAPIError) -> None:
+    from qwen_cli.cli.hints import hint_for
+    from qwen_cli.redact import scrub_known
+
+    line = f"qwen: error: {scrub_known(err.message)}"
+    if err.request_id:
+        line += f" (request id {err.request_id})"
+    sys.stderr.write(line + "\n")
+    hint = hint_for(err)
+    if hint:
+        sys.stderr.write(f"hint: {scrub_known(hint)}\n")
+    sys.stderr.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``qwen``; return its exit code. ``--debug`` adds the traceback."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in args or os.environ.get("QWEN_DEBUG") == "1"
+    _utf8_streams()
+    import typer
+
+    from qwen_cli.cli.app import build
+
+    command = build()
+    try:
+        rv = command.main(args=args, prog_name="qwen", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
+    except typer.Exit as e:
+        return int(e.exit_code or 0)
+    except typer.TyperException as e:  # usage errors from the option parser
+        show = getattr(e, "show", None)
+        if show is not None:
+            show()
+        else:
+            sys.stderr.write(f"qwen: error: {e.format_message()}\n")
+        return EXIT_USAGE if e.exit_code == 2 else int(e.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.stderr.write("\nqwen: interrupted\n")
+        return EXIT_INTERRUPTED
+    except QwenAPIError as err:
+        if debug:
+            import traceback
+
+            from qwen_cli.redact import scrub_known
+
+            sys.stderr.write(scrub_known(traceback.format_exc()))
+        _say_error(err)
+        return err.exit_code
+    except BrokenPipeError:
+        # The reader went away (`qwen complete ... | head -1`): not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def main_exit() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""Asking the model and showing the answer: shared by complete, chat and upload."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from qwen_cli.cli.options import Ask
+from qwen_cli.errors import QwenAPIError
+
+if TYPE_CHECKING:
+    from qwen_cli.client import Qwen
+    from qwen_cli.config import Settings
+    from qwen_cli.types import ChatRequest, Message, Usage
+
+
+@dataclass
+class Output:
+    """How to write: decided once from the terminal, the flags and the environment."""
+
+    terminal: bool  # live Markdown on stdout
+    color_err: bool  # dim footer and reasoning on stderr
+    json: bool = False
+    quiet: bool = False
+    price_region: str | None = None  # price the footer for this region; None: unpriced server
+
+    @classmethod
+    def detect(cls, ask: Ask, settings: Settings | None = None) -> Output:
+        env = os.environ
+        plain = ask.no_color or "NO_COLOR" in env or env.get("TERM") == "dumb"
+        priced = (
+            settings is not None
+            and settings.provider == "dashscope"
+            and (urlsplit(settings.base_url).hostname or "").endswith("aliyuncs.com")
+        )
+        return cls(
+            terminal=sys.stdout.isatty() and not plain and not ask.json,
+            color_err=sys.stderr.isatty() and not plain,
+            json=ask.json,
+            quiet=ask.quiet,
+            price_region=settings.region if priced and settings else None,
+        )
+
+
+@dataclass
+class Answer:
+    """One answer as it ended: complete, interrupted by Ctrl-C, or broken off."""
+
+    content: str = ""
+    reasoning: str = ""
+    model: str = ""
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    id: str | None = None
+    request_id: str | None = None
+    elapsed: float = 0.0
+    first_token_at: float | None = None
+    interrupted: bool = False
+    error: QwenAPIError | None = None
+    sources: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "model": self.model,
+            "content": self.content,
+            "reasoning": self.reasoning or None,
+            "finish_reason": self.finish_reason,
+            "usage": self.usage.model_dump(mode="json", exclude_none=True) if self.usage else None,
+            "request_id": self.request_id,
+        }
+
+
+def setup_logging(debug: bool) -> None:
+    if not debug:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("debug: %(message)s"))
+    log = logging.getLogger("qwen_cli")
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+
+
+def settings_for(ask: Ask) -> Settings:
+    from qwen_cli import config
+    from qwen_cli.cli.hints import set_context
+    from qwen_cli.redact import register_secret
+
+    setup_logging(ask.debug)
+    s = config.resolve(ask.flags())
+    register_secret(s.api_key)
+    register_secret(s.cookie)
+    set_context(
+        region=s.region,
+        base_url=s.base_url,
+        provider=s.provider,
+        custom_base_url="1" if s.source("base_url") not in ("default",) else "",
+    )
+    return s
+
+
+def client_for(s: Settings) -> Qwen:
+    from qwen_cli.client import Qwen
+
+    return Qwen(
+        s.api_key,
+        base_url=s.base_url,
+        region=s.region,
+        provider=s.provider,
+        cookie=s.cookie,
+        timeout=s.timeout,
+        connect_timeout=s.connect_timeout,
+        max_retries=s.max_retries,
+    )
+
+
+def build_request(
+    client: Qwen, ask: Ask, settings: Settings, messages: list[Message], *, model: str | None = None
+) -> ChatRequest:
+    return client.chat.request(
+        messages,
+        model=model or settings.model,
+        stream=not ask.no_stream,
+        **ask.params(),
+    )
+
+
+def run(client: Qwen, req: ChatRequest, out: Output) -> Answer:
+    """Send ``req`` and show the answer; Ctrl-C and broken streams end it, never lose it."""
+    from qwen_cli import render
+
+    ans = Answer(model=req.model)
+    show = not out.json
+    r = render.make_renderer(out=sys.stdout, err=sys.stderr, terminal=out.terminal, color=out.color_err)
+    start = time.monotonic()
+    stream = None
+    try:
+        if req.stream:
+            stream = client.chat.stream(req)
+            try:
+                for chunk in stream:
+                    d = chunk.delta
+                    if ans.first_token_at is None and (d.content or d.reasoning_content):
+                        ans.first_token_at = time.monotonic() - start
+                    if d.reasoning_content and show:
+                        r.reasoning(d.reasoning_content)
+                    if d.content and show:
+                        r.content(d.content)
+            except KeyboardInterrupt:
+                ans.interrupted = True
+            except QwenAPIError as err:
+                ans.error = err
+            finally:
+                stream.close()
+            _absorb(ans, stream.completion())
+        else:
+            try:
+                completion = client.chat.complete(req)
+            except KeyboardInterrupt:
+                ans.interrupted = True
+            else:
+                _absorb(ans, completion)
+                if show and completion.reasoning:
+                    r.reasoning(completion.reasoning)
+                if show:
+                    r.content(completion.content)
+        if show and ans.sources:
+            from qwen_cli.types import SearchSource
+
+            r.sources([SearchSource.model_validate(s) for s in ans.sources])
+    finally:
+        r.finish()
+        ans.elapsed = time.monotonic() - start
+    if out.json and not ans.interrupted:
+        sys.stdout.write(json.dumps(ans.as_json(), ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    if ans.interrupted:
+        render.print_notice("interrupted: the partial answer was kept", err=sys.stderr, color=out.color_err)
+    elif not out.quiet and ans.error is None:
+        line = render.format_footer(
+            model=ans.model,
+            usage=ans.usage,
+            elapsed=ans.elapsed,
+            first_token_at=ans.first_token_at,
+            cost=_cost(ans, out.price_region),
+        )
+        render.print_footer(line, err=sys.stderr, color=out.color_err)
+    return ans
+
+
+def _cost(ans: Answer, region: str | None) -> str | None:
+    if region is None or ans.usage is None:
+        return None
+    from qwen_cli import catalog
+
+    return catalog.cost(ans.model, ans.usage.prompt_tokens, ans.usage.completion_tokens, region)
+
+
+def _absorb(ans: Answer, c: Any) -> None:
+    ans.content = c.content
+    ans.reasoning = c.reasoning
+    ans.model = c.model or ans.model
+    ans.finish_reason = c.finish_reason
+    ans.usage = c.usage
+    ans.id = c.id
+    ans.request_id = c.request_id
+    ans.sources = [s.model_dump(mode="json", exclude_none=True) for s in c.sources]

@@ -1,0 +1,90 @@
+"""`qwen complete`: one prompt, one streamed answer."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from qwen_cli.cli import options as o
+from qwen_cli.errors import EXIT_INTERRUPTED, UsageError
+
+
+def read_prompt(prompt: str | None) -> str:
+    """The prompt from the argument and/or stdin, as the help text describes."""
+    stdin_text = None
+    if prompt == "-" or not sys.stdin.isatty():
+        stdin_text = sys.stdin.buffer.read().decode("utf-8", "replace") if sys.stdin else ""
+    if prompt == "-":
+        text = stdin_text or ""
+    elif prompt is not None and stdin_text and stdin_text.strip():
+        text = f"{prompt}\n\n{stdin_text}"
+    elif prompt is not None:
+        text = prompt
+    else:
+        text = stdin_text or ""
+    if not text.strip():
+        raise UsageError(
+            "no prompt: nothing was given",
+            hint='pass it as an argument (qwen complete "...") or pipe it on stdin (... | qwen complete -)',
+        )
+    return text
+
+
+def complete(
+    prompt: Annotated[
+        Optional[str], typer.Argument(help="The prompt; - reads it from stdin.", show_default=False)
+    ] = None,
+    model: o.Model = None,
+    system: o.System = None,
+    temperature: o.Temperature = None,
+    top_p: o.TopP = None,
+    max_tokens: o.MaxTokens = None,
+    seed: o.Seed = None,
+    stop: o.Stop = None,
+    think: o.Think = None,
+    search: o.Search = False,
+    json_mode: o.JsonMode = False,
+    no_stream: o.NoStream = False,
+    json: o.Json = False,
+    quiet: o.Quiet = False,
+    no_color: o.NoColor = False,
+    provider: o.Provider = None,
+    region: o.Region = None,
+    base_url: o.BaseURL = None,
+    timeout: o.Timeout = None,
+    connect_timeout: o.ConnectTimeout = None,
+    max_retries: o.MaxRetries = None,
+    debug: o.Debug = False,
+) -> None:
+    """Ask one question and stream the answer.
+
+    With no prompt and a pipe on stdin, stdin is the prompt; with both, the
+    prompt comes first, then the piped text.
+
+    Examples:
+
+      qwen complete "Explain SSE in one paragraph"
+
+      git diff | qwen complete - --system "review this"
+
+      cat notes.txt | qwen complete "summarize this" > summary.md
+    """
+    from qwen_cli.cli import answer
+    from qwen_cli.types import Message
+
+    ask = o.Ask(**{k: v for k, v in locals().items() if k in o.Ask.__dataclass_fields__})
+    text = read_prompt(prompt)
+    settings = answer.settings_for(ask)
+    client = answer.client_for(settings)
+    messages = [Message(role="system", content=system)] if system else []
+    messages.append(Message(role="user", content=text))
+    req = answer.build_request(client, ask, settings, messages)
+    out = answer.Output.detect(ask, settings)
+    with client:
+        result = answer.run(client, req, out)
+    if result.error is not None:
+        raise result.error
+    if result.interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)

@@ -1,0 +1,55 @@
+"""The ``hint:`` line under an error: what the user can do about it."""
+
+from __future__ import annotations
+
+from qwen_cli import errors as e
+
+_CONTEXT: dict[str, str] = {}
+
+
+def set_context(**values: str) -> None:
+    """Facts the hints may mention (region, base URL), set once settings are known."""
+    _CONTEXT.update(values)
+
+
+def hint_for(err: e.QwenAPIError) -> str | None:
+    if err.hint:
+        return err.hint
+    region = _CONTEXT.get("region", "cn")
+    base_url = _CONTEXT.get("base_url", "")
+    provider = _CONTEXT.get("provider", "dashscope")
+    msg = err.message.lower()
+    if isinstance(err, e.PermissionDeniedError):
+        return "check the account's billing, quota and model access in the Model Studio console"
+    if isinstance(err, e.AuthenticationError):
+        if provider == "qwen-web":
+            return (
+                "the chat.qwen.ai token or cookie was refused: copy fresh ones from the browser "
+                "and run `qwen auth login --provider qwen-web`"
+            )
+        if _CONTEXT.get("custom_base_url"):
+            return f"check the key for {base_url}, or run `qwen auth status`"
+        others = " or ".join(f"--region {r}" for r in ("cn", "intl", "us") if r != region)
+        return (
+            f"DashScope keys are bound to a region and this request used region {region} "
+            f"({base_url}): try {others}, or run `qwen auth status` to find the key's region"
+        )
+    if isinstance(err, e.NotFoundError):
+        return "run `qwen models` to see the models your key can use"
+    if isinstance(err, e.RateLimitError):
+        return "wait a minute and try again, or retry more with --max-retries N"
+    if isinstance(err, e.ContextLengthError):
+        return "shorten the input, or use a model with a larger context window (qwen-plus, qwen-turbo)"
+    if isinstance(err, e.ContentFilterError):
+        return "the provider's content inspection refused this text; rephrase it and try again"
+    if isinstance(err, e.InvalidRequestError) and "stream" in msg and "only" in msg:
+        return "this model only answers in streaming mode: drop --no-stream"
+    if isinstance(err, e.APITimeoutError):
+        return "raise --timeout (or --connect-timeout), or check that the server is up"
+    if isinstance(err, e.APIConnectionError):
+        return "check --base-url / --region, your network, and HTTPS_PROXY if you use a proxy"
+    if isinstance(err, e.ServerError):
+        return "the server failed; try again in a moment"
+    if isinstance(err, e.StreamInterruptedError):
+        return "the partial answer above was kept; run the command again for a complete one"
+    return None

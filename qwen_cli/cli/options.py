@@ -1,0 +1,203 @@
+"""Options shared by the commands that ask the model something."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Optional
+
+import typer
+
+BACKEND = "Backend"
+SAMPLING = "Sampling"
+OUTPUT = "Output"
+
+Model = Annotated[
+    Optional[str],
+    typer.Option(
+        "--model",
+        "-m",
+        help="Model to use [default: qwen-max, or QWEN_MODEL / config].",
+        rich_help_panel=SAMPLING,
+    ),
+]
+System = Annotated[
+    Optional[str], typer.Option("--system", "-s", help="System prompt.", rich_help_panel=SAMPLING)
+]
+Temperature = Annotated[
+    Optional[float],
+    typer.Option(
+        "--temperature",
+        "-t",
+        min=0.0,
+        max=2.0,
+        help="Sampling temperature, 0 to 2.",
+        rich_help_panel=SAMPLING,
+    ),
+]
+TopP = Annotated[
+    Optional[float],
+    typer.Option("--top-p", min=0.0, max=1.0, help="Nucleus sampling, 0 to 1.", rich_help_panel=SAMPLING),
+]
+MaxTokens = Annotated[
+    Optional[int],
+    typer.Option("--max-tokens", min=1, help="Most tokens to generate.", rich_help_panel=SAMPLING),
+]
+Seed = Annotated[
+    Optional[int],
+    typer.Option("--seed", help="Random seed, for repeatable answers.", rich_help_panel=SAMPLING),
+]
+Stop = Annotated[
+    Optional[list[str]], typer.Option("--stop", help="Stop sequence (repeatable).", rich_help_panel=SAMPLING)
+]
+Think = Annotated[
+    Optional[bool],
+    typer.Option(
+        "--think/--no-think",
+        help="Turn the model's thinking on or off (enable_thinking).",
+        show_default=False,
+        rich_help_panel=SAMPLING,
+    ),
+]
+Search = Annotated[
+    bool,
+    typer.Option("--search", help="Let the model search the web (enable_search).", rich_help_panel=SAMPLING),
+]
+JsonMode = Annotated[
+    bool,
+    typer.Option(
+        "--json-mode", help="Ask for a JSON object as the answer (response_format).", rich_help_panel=SAMPLING
+    ),
+]
+
+NoStream = Annotated[
+    bool,
+    typer.Option(
+        "--no-stream", help="Wait for the whole answer instead of streaming it.", rich_help_panel=OUTPUT
+    ),
+]
+Json = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="Print one JSON object: id, model, content, reasoning, finish_reason, usage.",
+        rich_help_panel=OUTPUT,
+    ),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No usage footer.", rich_help_panel=OUTPUT)]
+NoColor = Annotated[
+    bool,
+    typer.Option(
+        "--no-color",
+        help="Plain text, no colour or live Markdown (also NO_COLOR, TERM=dumb).",
+        rich_help_panel=OUTPUT,
+    ),
+]
+
+Provider = Annotated[
+    Optional[str],
+    typer.Option(
+        "--provider", help="dashscope (default) or qwen-web [env QWEN_PROVIDER].", rich_help_panel=BACKEND
+    ),
+]
+Region = Annotated[
+    Optional[str],
+    typer.Option(
+        "--region",
+        "-r",
+        help="DashScope region: cn (Beijing, default), intl (Singapore), us (Virginia) [env QWEN_REGION].",
+        rich_help_panel=BACKEND,
+    ),
+]
+BaseURL = Annotated[
+    Optional[str],
+    typer.Option(
+        "--base-url",
+        help="Any OpenAI-compatible base URL, e.g. http://localhost:8000/v1 [env QWEN_BASE_URL].",
+        rich_help_panel=BACKEND,
+    ),
+]
+Timeout = Annotated[
+    Optional[float],
+    typer.Option(
+        "--timeout",
+        min=0.1,
+        help="Seconds to wait for data from the server [default: 120].",
+        rich_help_panel=BACKEND,
+    ),
+]
+ConnectTimeout = Annotated[
+    Optional[float],
+    typer.Option(
+        "--connect-timeout",
+        min=0.1,
+        help="Seconds to wait for a connection [default: 10].",
+        rich_help_panel=BACKEND,
+    ),
+]
+MaxRetries = Annotated[
+    Optional[int],
+    typer.Option(
+        "--max-retries",
+        min=0,
+        help="Retries on connection errors, 429 and 5xx [default: 2].",
+        rich_help_panel=BACKEND,
+    ),
+]
+Debug = Annotated[
+    bool,
+    typer.Option(
+        "--debug",
+        help="Log requests and responses (keys masked) and show tracebacks.",
+        rich_help_panel=BACKEND,
+    ),
+]
+
+
+@dataclass
+class Ask:
+    """Everything a command needs to ask the model one thing."""
+
+    model: str | None = None
+    system: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    stop: list[str] | None = None
+    think: bool | None = None
+    search: bool = False
+    json_mode: bool = False
+    no_stream: bool = False
+    json: bool = False
+    quiet: bool = False
+    no_color: bool = False
+    provider: str | None = None
+    region: str | None = None
+    base_url: str | None = None
+    timeout: float | None = None
+    connect_timeout: float | None = None
+    max_retries: int | None = None
+    debug: bool = False
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+            "stop": self.stop or None,
+            "enable_thinking": self.think,
+            "enable_search": True if self.search else None,
+            "json_mode": self.json_mode,
+        }
+
+    def flags(self) -> dict[str, object]:
+        return {
+            "model": self.model,
+            "provider": self.provider,
+            "region": self.region,
+            "base_url": self.base_url,
+            "timeout": self.timeout,
+            "connect_timeout": self.connect_timeout,
+            "max_retries": self.max_retries,
+        }
