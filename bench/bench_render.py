@@ -11,6 +11,10 @@ done in both runs. "floor" is what rich needs to draw the finished answer once a
 document: no live renderer can cost less than that.
 
     .venv/bin/python bench/bench_render.py [--runs 5] [--no-sleep-run]
+
+This is the renderer in isolation, for tuning it. The product's target (terminal output at
+most 1.6x the CPU of pipe output for the whole `qwen complete` process) is measured by
+bench/bench_cli.py.
 """
 
 from __future__ import annotations
@@ -37,7 +41,6 @@ T = TypeVar("T")
 DELTAS = 2000
 TOKENS_PER_DELTA = 5
 WIDTH, HEIGHT = 100, 40
-TARGET = 1.6
 
 PROSE = (
     "the model streams tokens while a renderer keeps finished blocks in the scroll-back and redraws "
@@ -179,8 +182,8 @@ def main() -> None:
     m = median(n, lambda: run(markdown(), chunks, from_json))
     best = (p - p_only + fl) / p  # delivery + floor over delivery + plain
     print(
-        f"render+delivery   plain {p:.3f}s  markdown {m:.3f}s  ratio {m / p:.2f}x (target <= {TARGET}x;"
-        f" floor-bound best {best:.2f}x)  [json.loads per delta]"
+        f"render+delivery   plain {p:.3f}s  markdown {m:.3f}s  ratio {m / p:.2f}x ("
+        f"floor-bound best {best:.2f}x)  [json.loads per delta]"
     )
     p2 = median(n, lambda: run(plain(), events, from_sse))
     m2 = median(n, lambda: run(markdown(), events, from_sse))

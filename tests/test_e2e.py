@@ -251,6 +251,38 @@ def test_terminal_renders_long_answer_once(srv: FakeServerProcess) -> None:
     assert "2000 out" in text
 
 
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_ctrl_c_in_a_terminal_keeps_the_partial_line_once(srv: FakeServerProcess) -> None:
+    sock = f"qwen-e2e-c-{os.getpid()}"
+    tmux = ["tmux", "-L", sock, "-f", "/dev/null"]
+    cmd = f"{QWEN} complete 'one two three four five six seven' -m fake-slow -q; echo __EXIT__$?; sleep 60"
+    subprocess.run(
+        [*tmux, "new-session", "-d", "-x", "100", "-y", "20", "-s", "t", cmd],
+        check=True,
+        env=env(srv, TERM="xterm-256color"),
+        timeout=20,
+    )
+    try:
+
+        def screen() -> str:
+            return subprocess.run(
+                [*tmux, "capture-pane", "-p", "-t", "t"], capture_output=True, text=True, timeout=20
+            ).stdout
+
+        deadline = time.monotonic() + 20
+        while "echo: one two" not in screen() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        subprocess.run([*tmux, "send-keys", "-t", "t", "C-c"], check=True, timeout=20)
+        while "__EXIT__" not in screen() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        text = screen()
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True, timeout=20)
+    assert "__EXIT__130" in text, text
+    assert text.count("echo: one two") == 1, text
+    assert "interrupted" in text and "^C" not in text
+
+
 def test_terminal_output_has_colour(srv: FakeServerProcess) -> None:
     raw = run_in_pty(srv, "complete", "**bold** and `code`", "-q")
     assert b"\x1b[" in raw and b"echo:" in raw

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -131,8 +133,33 @@ def build_request(
     )
 
 
+@contextlib.contextmanager
+def no_tty_echo(active: bool) -> Iterator[None]:
+    """Stop the terminal echoing keys (and ``^C``) into the live region while it is drawn."""
+    fd = sys.stdout.fileno() if active else -1
+    try:
+        import termios
+
+        saved = termios.tcgetattr(fd)
+    except Exception:  # not a terminal, or no termios (Windows)
+        yield
+        return
+    quiet = list(saved)
+    quiet[3] &= ~(termios.ECHO | termios.ECHOCTL)
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
 def run(client: Qwen, req: ChatRequest, out: Output) -> Answer:
     """Send ``req`` and show the answer; Ctrl-C and broken streams end it, never lose it."""
+    with no_tty_echo(out.terminal):
+        return _run(client, req, out)
+
+
+def _run(client: Qwen, req: ChatRequest, out: Output) -> Answer:
     from qwen_cli import render
 
     ans = Answer(model=req.model)
