@@ -27,7 +27,7 @@ from qwen_cli.errors import (
 )
 from qwen_cli.providers import get_provider
 from qwen_cli.providers.base import RequestSpec, request_id_from
-from qwen_cli.redact import mask_headers
+from qwen_cli.redact import mask_headers, scrub
 from qwen_cli.streaming import AsyncChatStream, ChatStream, StreamCore
 from qwen_cli.types import (
     ChatCompletion,
@@ -173,6 +173,11 @@ class Qwen:
                 mask_headers(dict(response.headers)),
             )
 
+    def _log_body(self, body: bytes) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            text = body[:2000].decode("utf-8", "replace")
+            log.debug("< body %s%s", scrub(text, (self.api_key,)), "..." if len(body) > 2000 else "")
+
     def _finish_error(self, err: QwenAPIError, attempts: int) -> QwenAPIError:
         if attempts > 1:
             err.message += f" (gave up after {attempts - 1} retr{'y' if attempts == 2 else 'ies'})"
@@ -204,12 +209,14 @@ class Qwen:
                 if response.status_code < 400:
                     if not stream:
                         try:
-                            response.read()
+                            self._log_body(response.read())
                         except httpx.TransportError as exc:
                             raise self._transport_error(exc, spec.url) from exc
                     return response
                 try:
-                    err = self._status_error(response, response.read())
+                    body = response.read()
+                    self._log_body(body)
+                    err = self._status_error(response, body)
                 finally:
                     response.close()
             delay = self._retry_delay(attempt, err)
@@ -259,12 +266,14 @@ class Qwen:
                 if response.status_code < 400:
                     if not stream:
                         try:
-                            await response.aread()
+                            self._log_body(await response.aread())
                         except httpx.TransportError as exc:
                             raise self._transport_error(exc, spec.url) from exc
                     return response
                 try:
-                    err = self._status_error(response, await response.aread())
+                    body = await response.aread()
+                    self._log_body(body)
+                    err = self._status_error(response, body)
                 finally:
                     await response.aclose()
             delay = self._retry_delay(attempt, err)

@@ -480,6 +480,7 @@ def test_debug_log_masks_the_key(caplog: pytest.LogCaptureFixture) -> None:
         client().chat.create(USER)
     text = caplog.text
     assert "Bearer sk-...abcd" in text
+    assert '< body {"choices"' in text  # the response is logged too
     assert FAKE_KEY not in text
 
 
