@@ -301,3 +301,27 @@ def test_help_and_version(run_cli) -> None:
     r = run_cli("complete", "--help")
     assert r.code == 0 and "git diff | qwen complete -" in r.out
     assert run_cli("--version").out.startswith("qwen ")
+
+
+@respx.mock
+def test_stream_only_model_streams_even_with_no_stream(run_cli) -> None:
+    route = respx.post(LOCAL + "/chat/completions").mock(return_value=answer("thought through"))
+    r = run_cli("complete", "q", "--base-url", LOCAL, "-m", "qwq-plus", "--no-stream")
+    assert r.code == 0 and r.out == "thought through\n"
+    assert sent(route)["stream"] is True
+
+
+@respx.mock
+def test_open_source_qwen3_no_stream_turns_thinking_off(run_cli) -> None:
+    route = respx.post(LOCAL + "/chat/completions").mock(
+        return_value=httpx.Response(
+            200, json={"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}]}
+        )
+    )
+    assert run_cli("complete", "q", "--base-url", LOCAL, "-m", "qwen3-32b", "--no-stream").code == 0
+    assert (sent(route)["stream"], sent(route)["enable_thinking"]) == (False, False)
+    route.mock(return_value=answer("thinking streamed"))
+    assert (
+        run_cli("complete", "q", "--base-url", LOCAL, "-m", "qwen3-32b", "--no-stream", "--think").code == 0
+    )
+    assert (sent(route)["stream"], sent(route)["enable_thinking"]) == (True, True)

@@ -125,12 +125,26 @@ def client_for(s: Settings) -> Qwen:
 def build_request(
     client: Qwen, ask: Ask, settings: Settings, messages: list[Message], *, model: str | None = None
 ) -> ChatRequest:
-    return client.chat.request(
-        messages,
-        model=model or settings.model,
-        stream=not ask.no_stream,
-        **ask.params(),
-    )
+    """The request for ``messages``, adjusted to what the model accepts.
+
+    Stream-only models (QwQ, QVQ, Omni) are streamed even with ``--no-stream``; open-source
+    Qwen3, which thinks by default, only answers non-streamed calls with thinking off, so
+    ``--no-stream`` turns it off unless ``--think`` asked for it (then the call streams).
+    """
+    from qwen_cli import catalog
+
+    name = model or settings.model
+    spec = catalog.lookup(name)
+    params = ask.params()
+    stream = not ask.no_stream
+    if not stream and spec.stream_only:
+        stream = True
+    elif not stream and spec.thinking_default:
+        if ask.think:
+            stream = True
+        else:
+            params["enable_thinking"] = False
+    return client.chat.request(messages, model=name, stream=stream, **params)
 
 
 @contextlib.contextmanager
