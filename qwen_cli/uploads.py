@@ -81,8 +81,11 @@ def _check_policy(att: A.Attachment, policy: UploadPolicy) -> None:
 class Files:
     """Upload, list and delete files; send attachments for a chat request."""
 
-    def __init__(self, client: Qwen, *, native_url: str | None = None) -> None:
+    def __init__(
+        self, client: Qwen, *, native_url: str | None = None, inline_limit: int = A.INLINE_LIMIT
+    ) -> None:
         self._c = client
+        self.inline_limit = inline_limit
         self.native_url = native_url if native_url is not None else F.native_url(client.base_url)
 
     @property
@@ -99,7 +102,7 @@ class Files:
         return self.native_url
 
     def plan(self, atts: Sequence[A.Attachment], *, via_oss: bool = False) -> ViaList:
-        return A.plan(atts, via_oss=via_oss, oss_available=self.oss_available)
+        return A.plan(atts, via_oss=via_oss, oss_available=self.oss_available, inline_limit=self.inline_limit)
 
     # ------------------------------------------------------------------ sync
 
