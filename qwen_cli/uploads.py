@@ -89,6 +89,10 @@ class Files:
         self.native_url = native_url if native_url is not None else F.native_url(client.base_url)
 
     @property
+    def client(self) -> Qwen:
+        return self._c
+
+    @property
     def oss_available(self) -> bool:
         """Whether the temporary upload exists here (DashScope's native API)."""
         return self.native_url is not None
