@@ -153,3 +153,11 @@ def test_progress_bar_only_on_a_terminal(srv: FakeServerProcess, here: Path) -> 
     assert piped.returncode == 0, piped.stderr
     assert piped.stdout.decode().startswith("file-fe-")
     assert piped.stderr == b""  # no bar, no escape codes, nothing at all
+
+
+def test_list_on_a_narrow_terminal_never_cuts_an_id(srv: FakeServerProcess, here: Path) -> None:
+    S.write(here, "a [really] long name for a file.md", b"# a\n")
+    ref = qwen(srv, "upload", "a [really] long name for a file.md").stdout.decode().strip()
+    raw = run_in_pty(srv, "upload", "--list", cols=50).decode()
+    assert ref in raw.replace("\r\n", "")  # the terminal may wrap the line, never shorten it
+    assert "id" in raw and "size" in raw and "4 B" in raw

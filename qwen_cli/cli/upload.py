@@ -289,13 +289,19 @@ def _print_list(items: list[FileObject], ask: o.Ask) -> None:
     if not sys.stdout.isatty():
         sys.stdout.write("".join("\t".join(r) + "\n" for r in rows))
         return
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+    # A terminal gets aligned columns with the name last: ids are copied into other
+    # commands, so nothing is ever cut; a long name simply wraps.
+    from qwen_cli.attachments import human_size
 
-    table = Table(box=None, header_style="bold", highlight=False)
-    for name in ("id", "bytes", "created", "name", "purpose", "status"):
-        table.add_column(name, justify="right" if name == "bytes" else "left")
-    for r in rows:
-        table.add_row(*(Text(cell) for cell in r))  # names are data, never markup
-    Console(no_color=ask.no_color, highlight=False).print(table)
+    table = [("id", "size", "created", "purpose", "status", "name")]
+    for f, r in zip(items, rows, strict=True):
+        size = human_size(f.bytes) if f.bytes is not None else "-"
+        table.append((r[0], size, r[2], r[4], r[5], r[3]))
+    widths = [max(len(row[i]) for row in table) for i in range(5)]
+    for n, row in enumerate(table):
+        cells = [
+            c.rjust(w) if i == 1 else c.ljust(w) for i, (c, w) in enumerate(zip(row[:5], widths, strict=True))
+        ]
+        line = "  ".join([*cells, row[5]])
+        bold = n == 0 and _color(ask) and sys.stdout.isatty()
+        sys.stdout.write((f"\x1b[1m{line}\x1b[0m" if bold else line) + "\n")
