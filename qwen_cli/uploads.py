@@ -69,6 +69,11 @@ def _open(att: A.Attachment, hook: ProgressHook | None) -> Iterator[BinaryIO]:
         yield f
 
 
+def _no_endpoint(err: NotFoundError, what: str) -> NotFoundError:
+    err.hint = f"this server has no {what}; it is a DashScope feature (--region cn)"
+    return err
+
+
 def _check_policy(att: A.Attachment, policy: UploadPolicy) -> None:
     if policy.max_file_size_mb and att.size > policy.max_file_size_mb * A.MB:
         raise UsageError(
@@ -117,14 +122,20 @@ class Files:
         c = self._c
         with _open(att, progress) as f:
             spec = F.upload_request(c.base_url, c.api_key, att.upload_name, f, att.mime, purpose)
-            return F.parse_file(c.request_json(spec))
+            try:
+                return F.parse_file(c.request_json(spec))
+            except NotFoundError as err:
+                raise _no_endpoint(err, "Files API") from None
 
     def list(self) -> FileList:
         c = self._c
         out: FileList = []
         after: str | None = None
         for _ in range(MAX_PAGES):
-            page, more = F.parse_list(c.request_json(F.list_request(c.base_url, c.api_key, after)))
+            try:
+                page, more = F.parse_list(c.request_json(F.list_request(c.base_url, c.api_key, after)))
+            except NotFoundError as err:
+                raise _no_endpoint(err, "Files API") from None
             out += page
             if not more or page[-1].id == after:
                 break
@@ -141,7 +152,10 @@ class Files:
     def temporary_upload(self, att: A.Attachment, *, model: str, progress: ProgressHook | None = None) -> str:
         """Upload through a temporary-upload policy for ``model``; returns ``oss://<key>``."""
         c = self._c
-        policy = F.parse_policy(c.request_json(F.policy_request(self._native(), c.api_key, model)))
+        try:
+            policy = F.parse_policy(c.request_json(F.policy_request(self._native(), c.api_key, model)))
+        except NotFoundError as err:
+            raise _no_endpoint(err, "temporary upload") from None
         _check_policy(att, policy)
         key = F.object_key(policy, att.upload_name)
         with _open(att, progress) as f:
@@ -191,14 +205,21 @@ class Files:
         c = self._c
         with _open(att, progress) as f:
             spec = F.upload_request(c.base_url, c.api_key, att.upload_name, f, att.mime, purpose)
-            return F.parse_file(await c.arequest_json(spec))
+            try:
+                return F.parse_file(await c.arequest_json(spec))
+            except NotFoundError as err:
+                raise _no_endpoint(err, "Files API") from None
 
     async def alist(self) -> FileList:
         c = self._c
         out: FileList = []
         after: str | None = None
         for _ in range(MAX_PAGES):
-            page, more = F.parse_list(await c.arequest_json(F.list_request(c.base_url, c.api_key, after)))
+            spec = F.list_request(c.base_url, c.api_key, after)
+            try:
+                page, more = F.parse_list(await c.arequest_json(spec))
+            except NotFoundError as err:
+                raise _no_endpoint(err, "Files API") from None
             out += page
             if not more or page[-1].id == after:
                 break
@@ -217,7 +238,11 @@ class Files:
         self, att: A.Attachment, *, model: str, progress: ProgressHook | None = None
     ) -> str:
         c = self._c
-        policy = F.parse_policy(await c.arequest_json(F.policy_request(self._native(), c.api_key, model)))
+        spec = F.policy_request(self._native(), c.api_key, model)
+        try:
+            policy = F.parse_policy(await c.arequest_json(spec))
+        except NotFoundError as err:
+            raise _no_endpoint(err, "temporary upload") from None
         _check_policy(att, policy)
         key = F.object_key(policy, att.upload_name)
         with _open(att, progress) as f:

@@ -16,7 +16,10 @@ Stdlib only, so it runs under any Python without the project installed. Two ways
 
 A request takes the first queued *spec* whose ``match`` is absent or a substring of its
 request target (path plus query); otherwise the default handler answers (echo chat, models,
-files, temporary upload, 401 without a key, 404 elsewhere). Spec fields, all optional:
+files, temporary upload, 401 without a key, 404 elsewhere). Like DashScope, the echo chat
+refuses (400) an ``oss://`` image sent without ``X-DashScope-OssResourceResolve: enable`` or
+never uploaded to ``/oss``, and a ``fileid://`` system message naming an unknown file; it
+appends ``[N image(s)]`` and ``[N file(s)]`` to the echo. Spec fields, all optional:
 
 ``status`` (200), ``headers`` (dict; a ``None`` value drops a default header), ``json``,
 ``body`` (str/bytes) with ``content_type``, ``sse`` (list of dicts sent as ``data: <json>``

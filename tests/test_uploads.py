@@ -332,3 +332,22 @@ def test_failed_upload_takes_back_what_it_uploaded(mode: str, tmp_path: Path) ->
         run(mode, files_for(), "prepare", [a, b], model="qwen-long")
     assert info.value.message == "File type not supported."
     assert cleanup.call_count == 1 and chat.call_count == 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+@respx.mock
+def test_a_server_without_the_files_api_says_so(mode: str, tmp_path: Path) -> None:
+    doc = A.inspect(S.write(tmp_path, "a.txt", b"text"))
+    local = "http://localhost:8000/v1"
+    not_found = httpx.Response(404, json={"error": {"message": "Not Found", "code": "not_found"}})
+    respx.post(f"{local}/files").mock(return_value=not_found)
+    respx.get(f"{local}/files").mock(return_value=not_found)
+    for method, args in (("upload", (doc,)), ("list", ())):
+        with pytest.raises(NotFoundError) as info:
+            run(mode, files_for(base_url=local), method, *args)
+        assert info.value.hint == "this server has no Files API; it is a DashScope feature (--region cn)"
+    respx.get(f"{NATIVE}/uploads").mock(return_value=not_found)
+    img = A.inspect(S.write(tmp_path, "a.png", S.png(20, 20)))
+    with pytest.raises(NotFoundError) as info:
+        run(mode, files_for(), "temporary_upload", img, model="qwen-vl-max")
+    assert (info.value.hint or "").startswith("this server has no temporary upload")
