@@ -144,7 +144,7 @@ def _settings(ask: o.Ask) -> Settings:
     if settings.provider != "dashscope":
         raise UsageError(
             f"qwen upload works with the dashscope provider, not {settings.provider}",
-            hint="use --provider dashscope (in qwen chat, /attach works with either)",
+            hint="use --provider dashscope: the Files API and the temporary upload are DashScope's",
         )
     return settings
 
