@@ -197,6 +197,34 @@ class ModelInfo(_Tolerant):
     owned_by: str | None = None
 
 
+class FileObject(_Tolerant):
+    """A file stored by the Files API (``POST /files``, ``GET /files``)."""
+
+    id: str
+    object: str | None = None
+    bytes: int | None = None
+    created_at: int | None = None
+    filename: str | None = None
+    purpose: str | None = None
+    status: str | None = None
+    status_details: Any = None
+
+
+class UploadPolicy(_Tolerant):
+    """DashScope's temporary-upload policy (``GET /api/v1/uploads?action=getPolicy``)."""
+
+    policy: str
+    signature: str
+    upload_dir: str
+    upload_host: str
+    oss_access_key_id: str
+    expire_in_seconds: int | None = None
+    max_file_size_mb: float | None = None
+    capacity_limit_mb: float | None = None
+    x_oss_object_acl: str = "private"
+    x_oss_forbid_overwrite: str = "true"
+
+
 def dump_json_safe(obj: BaseModel) -> dict[str, Any]:
     """A model as plain JSON data, unknown fields included."""
     return obj.model_dump(mode="json", exclude_none=True)

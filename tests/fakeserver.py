@@ -16,7 +16,10 @@ Stdlib only, so it runs under any Python without the project installed. Two ways
 
 A request takes the first queued *spec* whose ``match`` is absent or a substring of its
 request target (path plus query); otherwise the default handler answers (echo chat, models,
-files, temporary upload, 401 without a key, 404 elsewhere). Spec fields, all optional:
+files, temporary upload, 401 without a key, 404 elsewhere). Like DashScope, the echo chat
+refuses (400) an ``oss://`` image sent without ``X-DashScope-OssResourceResolve: enable`` or
+never uploaded to ``/oss``, and a ``fileid://`` system message naming an unknown file; it
+appends ``[N image(s)]`` and ``[N file(s)]`` to the echo. Spec fields, all optional:
 
 ``status`` (200), ``headers`` (dict; a ``None`` value drops a default header), ``json``,
 ``body`` (str/bytes) with ``content_type``, ``sse`` (list of dicts sent as ``data: <json>``
@@ -435,6 +438,7 @@ class FakeServer:
         self.requests: list[dict[str, Any]] = []
         self.files: dict[str, dict[str, Any]] = {}
         self.file_contents: dict[str, bytes] = {}
+        self.oss_objects: dict[str, dict[str, Any]] = {}  # temporary uploads by object key
         self.errors: list[str] = []
         self._queue: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -501,6 +505,7 @@ class FakeServer:
             self.requests.clear()
             self.files.clear()
             self.file_contents.clear()
+            self.oss_objects.clear()
             self.errors.clear()
 
     def wait_for_requests(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
@@ -783,6 +788,7 @@ class _Handler(BaseHTTPRequestHandler):
                 {
                     "pending": fake.pending(),
                     "files": list(fake.files.values()),
+                    "oss_objects": dict(fake.oss_objects),
                     "errors": list(fake.errors),
                 },
             )
@@ -820,6 +826,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._upload_policy(entry, rid)
                 return
         elif route == "/oss" and method == "POST":
+            self._store_oss_object()
             self._send_full(200, b"", None, rid=rid)
             return
         self._not_found(f"The requested resource {method} {path} was not found.", rid)
@@ -890,6 +897,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.fake.file_contents[file_id] = file_part["data"]
         self._send_json(200, meta, rid)
 
+    def _store_oss_object(self) -> None:
+        """Remember a temporary upload so chat requests can refer to it as ``oss://<key>``."""
+        fields = {p["name"]: p for p in self._parts}
+        if "key" in fields and "file" in fields:
+            key = fields["key"]["data"].decode("utf-8", "replace")
+            ctype = fields.get("x-oss-content-type")
+            with self.fake._lock:
+                self.fake.oss_objects[key] = {
+                    "size": len(fields["file"]["data"]),
+                    "content_type": ctype["data"].decode() if ctype else None,
+                    "filename": fields["file"]["filename"],
+                }
+
     def _upload_policy(self, entry: dict[str, Any], rid: str) -> None:
         query = entry["query"]
         if query.get("action") != "getPolicy" or not query.get("model"):
@@ -919,6 +939,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, error_body(msg, "invalid_parameter_error", None, rid), rid)
             return
         model = str(req.get("model") or "qwen-max")
+        refused, files = self._check_references(entry)
+        if refused:
+            self._send_json(400, error_body(refused, "invalid_parameter_error", None, rid), rid)
+            return
         user_text, images = _last_user_text(req["messages"])
         prompt_tokens = max(1, sum(len(_text_of(m)) for m in req["messages"]) // 4)
         thinking = req.get("enable_thinking") is True
@@ -927,6 +951,7 @@ class _Handler(BaseHTTPRequestHandler):
             pieces = long_pieces()
         else:
             answer = "echo: " + user_text + (f" [{images} image(s)]" if images else "")
+            answer += f" [{files} file(s)]" if files else ""
             pieces = split_text(answer)
         delay = 0.05 if model == "fake-slow" else 0.0
         cid = f"chatcmpl-{rid}"
@@ -953,6 +978,35 @@ class _Handler(BaseHTTPRequestHandler):
                 prompt_tokens=prompt_tokens,
             )
             self._send_json(200, body, rid)
+
+    def _check_references(self, entry: dict[str, Any]) -> tuple[str | None, int]:
+        """Like DashScope: ``oss://`` images need the resolve header and an uploaded object;
+        ``fileid://`` system messages must name uploaded files. Returns (error, file count)."""
+        resolve = entry["headers"].get("x-dashscope-ossresourceresolve", "").lower() == "enable"
+        files = 0
+        for message in entry["json"]["messages"]:
+            if not isinstance(message, dict):
+                continue
+            content = message.get("content")
+            if (
+                message.get("role") == "system"
+                and isinstance(content, str)
+                and content.startswith("fileid://")
+            ):
+                for file_id in content[len("fileid://") :].split(","):
+                    if file_id.strip() not in self.fake.files:
+                        return f"Invalid file [id:{file_id.strip()}].", 0
+                    files += 1
+            for part in content if isinstance(content, list) else []:
+                image = part.get("image_url") if isinstance(part, dict) else None
+                url = image.get("url") if isinstance(image, dict) else None
+                known = isinstance(url, str) and url[len("oss://") :] in self.fake.oss_objects
+                if isinstance(url, str) and url.startswith("oss://") and not (resolve and known):
+                    return (
+                        "<400> InternalError.Algo.InvalidParameter: The provided URL does not appear "
+                        "to be valid. Ensure it is correctly formatted."
+                    ), 0
+        return None, files
 
 
 def _model(name: str) -> dict[str, Any]:

@@ -45,4 +45,7 @@ def build() -> Any:
     from qwen_cli.cli.complete import complete
 
     app.command(rich_help_panel="Ask")(complete)
+    from qwen_cli.cli.upload import upload
+
+    app.command(rich_help_panel="Ask")(upload)
     return typer.main.get_command(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from qwen_cli.errors import APIStatusError
 from qwen_cli.sse import ServerSentEvent
@@ -20,7 +20,7 @@ class RequestSpec:
     headers: dict[str, str] = field(default_factory=dict)
     json: Any = None
     params: dict[str, str] | None = None
-    files: dict[str, tuple[str, bytes, str]] | None = None
+    files: dict[str, tuple[str, bytes | BinaryIO, str]] | None = None  # name, content, mime
     data: dict[str, str] | None = None
 
 
