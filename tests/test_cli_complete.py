@@ -325,3 +325,11 @@ def test_open_source_qwen3_no_stream_turns_thinking_off(run_cli) -> None:
         run_cli("complete", "q", "--base-url", LOCAL, "-m", "qwen3-32b", "--no-stream", "--think").code == 0
     )
     assert (sent(route)["stream"], sent(route)["enable_thinking"]) == (True, True)
+
+
+@respx.mock
+def test_debug_logging_does_not_leak_into_the_next_run(run_cli, key) -> None:
+    respx.post(CN).mock(return_value=answer("ok"))
+    assert "debug: >" in run_cli("complete", "hi", "--debug").err
+    r = run_cli("complete", "hi")
+    assert r.code == 0 and "debug:" not in r.err

@@ -45,19 +45,6 @@ def key(monkeypatch: pytest.MonkeyPatch) -> str:
     return FAKE_KEY
 
 
-@pytest.fixture(autouse=True)
-def quiet_logger() -> Any:
-    """Earlier --debug runs leave a handler on a closed capture stream; start without it."""
-    import logging
-
-    log = logging.getLogger("qwen_cli")
-    saved = (log.handlers[:], log.level)
-    log.handlers.clear()
-    log.setLevel(logging.NOTSET)
-    yield
-    log.handlers[:], log.level = saved[0], saved[1]
-
-
 @pytest.fixture
 def here() -> Path:
     return Path.cwd()  # conftest chdirs into an empty directory per test

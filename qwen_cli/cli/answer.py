@@ -79,12 +79,28 @@ class Answer:
         }
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record is logged."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def setup_logging(debug: bool) -> None:
-    if not debug:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("debug: %(message)s"))
+    """``--debug``: log to stderr; otherwise stay silent. Safe to call any number of times."""
     log = logging.getLogger("qwen_cli")
+    for h in [h for h in log.handlers if isinstance(h, _StderrHandler)]:
+        log.removeHandler(h)
+    if not debug:
+        log.setLevel(logging.NOTSET)
+        return
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("debug: %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.DEBUG)
 
