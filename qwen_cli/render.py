@@ -343,7 +343,7 @@ def format_footer(
         span = elapsed - first_token_at if first_token_at is not None else elapsed
         if span < 0.25:  # an answer that arrived at once says nothing of generation speed
             span = elapsed
-        if span > 0:
+        if span >= 0.25:
             parts.append(f"{usage.completion_tokens / span:.1f} tok/s")
     if cost is not None:
         parts.append(cost)

@@ -61,7 +61,7 @@ def test_streams_echo_over_real_sockets(srv: FakeServerProcess) -> None:
     assert p.returncode == 0, p.stderr
     assert p.stdout == b"echo: hello there\n"
     err = p.stderr.decode()
-    assert "qwen-plus" in err and " in " in err and " out " in err and "tok/s" in err
+    assert "qwen-plus" in err and " in · " in err and " out · " in err and " total · " in err
     body = srv.requests()[-1]["json"]
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
     assert srv.requests()[-1]["headers"]["authorization"] == "Bearer sk-e2e-not-a-real-key-0000"

@@ -411,3 +411,12 @@ def test_print_footer_and_notice() -> None:
     render.print_notice("[red]careful[/red]", err=err, color=True)
     assert "\x1b[2m" in err.getvalue()
     assert strip_ansi(err.getvalue()) == "qwen-max · 1.00s\n[red]careful[/red]\n"
+
+
+def test_footer_leaves_out_speed_of_an_instant_answer() -> None:
+    from qwen_cli.types import Usage
+
+    line = render.format_footer(
+        model="m", usage=Usage(prompt_tokens=1, completion_tokens=9, total_tokens=10), elapsed=0.04
+    )
+    assert line == "m · 1 in · 9 out · 10 total · 0.04s"
