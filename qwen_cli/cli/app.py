@@ -45,4 +45,8 @@ def build() -> Any:
     from qwen_cli.cli.complete import complete
 
     app.command(rich_help_panel="Ask")(complete)
+
+    from qwen_cli.cli.chat import chat
+
+    app.command(rich_help_panel="Ask")(chat)
     return typer.main.get_command(app)
