@@ -49,4 +49,8 @@ def build() -> Any:
     from qwen_cli.cli.chat import chat
 
     app.command(rich_help_panel="Ask")(chat)
+
+    from qwen_cli.cli.history import app as history
+
+    app.add_typer(history, rich_help_panel="History")
     return typer.main.get_command(app)
