@@ -75,7 +75,8 @@ class Repl:
             self.send(text[1:])
             return True
         if not text.startswith("/"):
-            self.send(text)
+            # blank lines around the message go; the first line's indent stays (pasted code)
+            self.send(line.rstrip().lstrip("\r\n"))
             return True
         name, _, arg = text.partition(" ")
         name = name.lower()
@@ -178,7 +179,8 @@ class Repl:
             key_bindings=kb,
             completer=completer,
             complete_while_typing=True,
-            prompt_continuation=lambda width, line, wrap: "." * (width - 1) + " ",
+            # a new line of the message: dots; a long line wrapped by the screen: blank
+            prompt_continuation=lambda width, line, wrap: " " * width if wrap else "." * (width - 1) + " ",
             enable_suspend=True,
             input=input,
             output=output,

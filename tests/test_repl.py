@@ -141,6 +141,12 @@ def test_commands_run_and_unknown_ones_get_a_hint(tmp_path: Path) -> None:
     assert r.errors[1].hint and "did you mean" not in r.errors[1].hint
 
 
+def test_pasted_code_keeps_its_indent(tmp_path: Path) -> None:
+    r = Rec(tmp_path)
+    r.type("\x1b[200~\n    indented()\n    more()\n\n\x1b[201~" + ENTER + CTRL_D)
+    assert r.sent == ["    indented()\n    more()"]
+
+
 def test_double_slash_sends_a_slash(tmp_path: Path) -> None:
     r = Rec(tmp_path)
     r.type("//etc/hosts is a file" + ENTER + "   " + ENTER + CTRL_D)
