@@ -179,14 +179,14 @@ def test_continue_and_resume(run_cli, srv: FakeServer) -> None:
         second, first = (c.id for c in s.recent())
     r = run_cli("chat", "-c", stdin=lines("more of the second"))
     assert r.code == 0
-    assert f"continuing {second}" in r.err and "in the second" in r.err
+    assert f"({second} · 1 turn" in r.err and "in the second" in r.err
     assert sent_messages(srv)[-1] == [
         ("user", "in the second"),
         ("assistant", "echo: in the second"),
         ("user", "more of the second"),
     ]
     r = run_cli("chat", "--resume", first[:6], stdin=lines("back to the first"))
-    assert r.code == 0 and f"continuing {first}" in r.err
+    assert r.code == 0 and f"continuing “in the first” ({first} · 1 turn" in r.err
     assert sent_messages(srv)[-1][0] == ("system", "sys one")  # the conversation's system prompt
     with store() as s:
         assert [e.user.content for e in s.exchanges(first)] == ["in the first", "back to the first"]
@@ -257,3 +257,15 @@ def test_help_shows_keys_and_options(run_cli) -> None:
 def test_a_url_error_is_not_a_traceback(run_cli) -> None:
     r = run_cli("chat", "--base-url", "http://127.0.0.1:9/v1", "--max-retries", "0", stdin=lines("hi"))
     assert r.code == 5 and "could not connect" in r.err and "Traceback" not in r.err
+
+
+def test_resuming_recaps_the_last_turns(run_cli, srv: FakeServer) -> None:
+    assert run_cli("chat", stdin=lines(*(f"turn {i}" for i in range(1, 8)))).code == 0
+    r = run_cli("chat", "-c", stdin=b"")
+    assert r.code == 0 and r.out == ""
+    err = r.err.splitlines()
+    conv_id, _ = only_conversation()
+    assert err[0].startswith(f"continuing “turn 1” ({conv_id} · 7 turns · qwen-max · ")
+    assert err[1] == "  ... 2 earlier turns (/history shows them all)"
+    assert err[2] == "  3. you: turn 3" and err[3] == "     qwen-max: echo: turn 3"
+    assert err[-2:] == ["  7. you: turn 7", "     qwen-max: echo: turn 7"]

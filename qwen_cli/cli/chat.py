@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def recap(session: ChatSession, shown: int = 5) -> None:
     """On resuming: which conversation, and its last few turns (stderr)."""
-    from qwen_cli.cli.chat_commands import history_lines
+    from qwen_cli.cli.chat_commands import history_lines, one_line
     from qwen_cli.cli.report import notice
     from qwen_cli.transcript import local_time
 
@@ -28,16 +28,14 @@ def recap(session: ChatSession, shown: int = 5) -> None:
     n = len(session.exchanges)
     color = session.out.color_err
     notice(
-        f"continuing {conv.id} “{conv.title or 'untitled'}” · {n} turn{'s' if n != 1 else ''} · "
-        f"{session.model} · started {local_time(conv.created_at)}",
+        f"continuing “{one_line(conv.title, 30) or 'untitled'}” ({conv.id} · "
+        f"{n} turn{'s' if n != 1 else ''} · {session.model} · {local_time(conv.created_at)})",
         color=color,
         style="bold",
     )
-    lines = history_lines(session.exchanges)
     if n > shown:
         notice(f"  ... {n - shown} earlier turns (/history shows them all)", color=color, style="dim")
-        lines = lines[len(history_lines(session.exchanges[: n - shown])) :]
-    for line in lines:
+    for line in history_lines(session.exchanges[-shown:], start=max(1, n - shown + 1)):
         notice(line, color=color, style="dim")
 
 

@@ -37,21 +37,26 @@ def one_line(text: str, width: int = 90) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
-def history_lines(exchanges: list[Exchange]) -> list[str]:
-    """The turns so far, one or two lines each."""
+def history_lines(exchanges: list[Exchange], start: int = 1, width: int | None = None) -> list[str]:
+    """The turns so far, one or two lines each, cut to the terminal's width."""
+    import shutil
+
     from qwen_cli.transcript import status_note
 
+    cols = width or shutil.get_terminal_size((100, 24)).columns
     lines = []
-    for n, ex in enumerate(exchanges, 1):
+    for n, ex in enumerate(exchanges, start):
         files = "".join(f" [image {Path(a.path).name}]" for a in ex.user.attachments)
-        lines.append(f"{n:>3}. you: {one_line(ex.user.content)}{files}")
+        head = f"{n:>3}. you: "
+        lines.append(head + one_line(ex.user.content, max(20, cols - len(head) - len(files) - 1)) + files)
         a = ex.answer
         if a is None:
             lines.append("     (no answer stored)")
             continue
-        note = status_note(a)
-        text = one_line(a.content) if a.content else ""
-        lines.append(f"     {a.model or 'assistant'}: {text}" + (f" ({note})" if note else ""))
+        note = f" ({status_note(a)})" if status_note(a) else ""
+        head = f"     {a.model or 'assistant'}: "
+        text = one_line(a.content, max(20, cols - len(head) - len(note) - 1)) if a.content else ""
+        lines.append(head + text + note)
     return lines
 
 
