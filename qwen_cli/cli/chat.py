@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -116,7 +117,7 @@ def chat(
         repl = Repl(
             send,
             [],
-            on_error=lambda err: say_error(err, debug=ask.debug),
+            on_error=lambda err: say_error(err, debug=ask.debug or os.environ.get("QWEN_DEBUG") == "1"),
             on_interrupt=lambda: notice("interrupted", color=out.color_err),
             history_path=config.data_dir() / "input_history",
             prompt=prompt,
