@@ -17,7 +17,8 @@ code the command line turns it into::
     │   ├── NotFoundError             1  404: unknown model or path
     │   ├── RateLimitError            4  429
     │   └── ServerError               6  5xx
-    └── StreamInterruptedError        6  a stream broke off; ``partial`` keeps what came
+    ├── StreamInterruptedError        6  a stream broke off; ``partial`` keeps what came
+    └── StoreError                    1  the conversation store cannot be read or written
 
 The core never prints: the command line's ``main()`` is the one place that turns
 these into ``qwen: error: ...`` plus a ``hint:`` line.
@@ -128,6 +129,12 @@ class StreamInterruptedError(QwenAPIError):
     def __init__(self, message: str, *, partial: str = "", **kw: Any) -> None:
         super().__init__(message, **kw)
         self.partial = partial
+
+
+class StoreError(QwenAPIError):
+    """The SQLite conversation store failed (unwritable directory, full disk, newer schema)."""
+
+    exit_code = EXIT_API
 
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})

@@ -18,20 +18,6 @@ def _utf8_streams() -> None:
                 pass
 
 
-def _say_error(err: QwenAPIError) -> None:
-    from qwen_cli.cli.hints import hint_for
-    from qwen_cli.redact import scrub_known
-
-    line = f"qwen: error: {scrub_known(err.message)}"
-    if err.request_id:
-        line += f" (request id {err.request_id})"
-    sys.stderr.write(line + "\n")
-    hint = hint_for(err)
-    if hint:
-        sys.stderr.write(f"hint: {scrub_known(hint)}\n")
-    sys.stderr.flush()
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run ``qwen``; return its exit code. ``--debug`` adds the traceback."""
     args = sys.argv[1:] if argv is None else list(argv)
@@ -58,13 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("\nqwen: interrupted\n")
         return EXIT_INTERRUPTED
     except QwenAPIError as err:
-        if debug:
-            import traceback
+        from qwen_cli.cli.report import say_error
 
-            from qwen_cli.redact import scrub_known
-
-            sys.stderr.write(scrub_known(traceback.format_exc()))
-        _say_error(err)
+        say_error(err, debug=debug)
         return err.exit_code
     except BrokenPipeError:
         # The reader went away (`qwen complete ... | head -1`): not an error.

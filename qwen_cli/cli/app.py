@@ -42,10 +42,13 @@ def build() -> Any:
         130 interrupted.
         """
 
+    from qwen_cli.cli.chat import chat
     from qwen_cli.cli.complete import complete
-
-    app.command(rich_help_panel="Ask")(complete)
+    from qwen_cli.cli.history import app as history
     from qwen_cli.cli.upload import upload
 
+    app.command(rich_help_panel="Ask")(complete)
+    app.command(rich_help_panel="Ask")(chat)
     app.command(rich_help_panel="Ask")(upload)
+    app.add_typer(history, rich_help_panel="History")
     return typer.main.get_command(app)

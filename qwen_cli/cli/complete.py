@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from qwen_cli.cli import conv_options as co
 from qwen_cli.cli import options as o
 from qwen_cli.errors import EXIT_INTERRUPTED, UsageError
 
@@ -46,6 +47,8 @@ def complete(
     think: o.Think = None,
     search: o.Search = False,
     json_mode: o.JsonMode = False,
+    continue_: co.Continue = False,
+    no_log: co.NoLog = False,
     no_stream: o.NoStream = False,
     json: o.Json = False,
     quiet: o.Quiet = False,
@@ -61,7 +64,9 @@ def complete(
     """Ask one question and stream the answer.
 
     With no prompt and a pipe on stdin, stdin is the prompt; with both, the
-    prompt comes first, then the piped text.
+    prompt comes first, then the piped text. The exchange is kept in the
+    history (qwen history) unless --no-log; -c continues the latest
+    conversation, sending it along.
 
     Examples:
 
@@ -70,21 +75,18 @@ def complete(
       git diff | qwen complete - --system "review this"
 
       cat notes.txt | qwen complete "summarize this" > summary.md
+
+      qwen complete -c "and in one sentence?"
     """
     from qwen_cli.cli import answer
-    from qwen_cli.types import Message
+    from qwen_cli.cli.chat_session import open_log
 
     ask = o.Ask(**{k: v for k, v in locals().items() if k in o.Ask.__dataclass_fields__})
     text = read_prompt(prompt)
     settings = answer.settings_for(ask)
     client = answer.client_for(settings)
-    messages = [Message(role="system", content=system)] if system else []
-    messages.append(Message(role="user", content=text))
-    req = answer.build_request(client, ask, settings, messages)
     out = answer.Output.detect(ask, settings)
-    with client:
-        result = answer.run(client, req, out)
-    if result.error is not None:
-        raise result.error
+    with open_log(client, settings, ask, out, continue_=continue_, log=not no_log) as session, client:
+        result = session.send(text)  # raises the turn's error once it is stored
     if result.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)

@@ -1,0 +1,150 @@
+"""`qwen chat`: an interactive conversation, kept on disk, resumable."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import typer
+
+from qwen_cli.cli import conv_options as co
+from qwen_cli.cli import options as o
+from qwen_cli.errors import EXIT_INTERRUPTED
+
+if TYPE_CHECKING:
+    from qwen_cli.cli.chat_session import ChatSession
+
+
+def recap(session: ChatSession, shown: int = 5) -> None:
+    """On resuming: which conversation, and its last few turns (stderr)."""
+    from qwen_cli.cli.chat_commands import history_lines, one_line
+    from qwen_cli.cli.report import notice
+    from qwen_cli.transcript import local_time
+
+    conv = session.conversation
+    if conv is None:
+        return
+    n = len(session.exchanges)
+    color = session.out.color_err
+    notice(
+        f"continuing “{one_line(conv.title, 30) or 'untitled'}” ({conv.id} · "
+        f"{n} turn{'s' if n != 1 else ''} · {session.model} · {local_time(conv.created_at)})",
+        color=color,
+        style="bold",
+    )
+    if n > shown:
+        notice(f"  ... {n - shown} earlier turns (/history shows them all)", color=color, style="dim")
+    for line in history_lines(session.exchanges[-shown:], start=max(1, n - shown + 1)):
+        notice(line, color=color, style="dim")
+
+
+def stdin_lines() -> Iterator[str]:
+    for raw in sys.stdin.buffer:
+        yield raw.decode("utf-8", "replace")
+
+
+def chat(
+    model: o.Model = None,
+    system: o.System = None,
+    temperature: o.Temperature = None,
+    top_p: o.TopP = None,
+    max_tokens: o.MaxTokens = None,
+    seed: o.Seed = None,
+    stop: o.Stop = None,
+    think: o.Think = None,
+    search: o.Search = False,
+    json_mode: o.JsonMode = False,
+    continue_: co.Continue = False,
+    resume: co.Resume = None,
+    quiet: o.Quiet = False,
+    no_color: o.NoColor = False,
+    provider: o.Provider = None,
+    region: o.Region = None,
+    base_url: o.BaseURL = None,
+    timeout: o.Timeout = None,
+    connect_timeout: o.ConnectTimeout = None,
+    max_retries: o.MaxRetries = None,
+    debug: o.Debug = False,
+) -> None:
+    """Talk with a model. Every conversation is kept; -c picks up the last one.
+
+    On a terminal: Enter sends, Alt-Enter (or Esc then Enter) starts a new
+    line, Up/Down and Ctrl-R recall earlier input, Tab completes /commands,
+    Ctrl-C stops an answer (or clears the line), Ctrl-D or /exit leaves.
+    /help lists the commands.
+
+    With a pipe on stdin: one message per line (lines starting with / are
+    commands), plain answers on stdout.
+
+    Examples:
+
+      qwen chat -s "answer briefly"
+
+      qwen chat -c
+
+      printf 'hi\\nand again\\n' | qwen chat
+    """
+    from qwen_cli import config
+    from qwen_cli.cli import answer, chat_commands
+    from qwen_cli.cli.chat_session import ChatSession, pick_conversation
+    from qwen_cli.cli.report import notice, say_error
+    from qwen_cli.repl import Repl
+    from qwen_cli.store import Store
+
+    ask = o.Ask(**{k: v for k, v in locals().items() if k in o.Ask.__dataclass_fields__})
+    settings = answer.settings_for(ask)
+    store = Store.open()
+    try:
+        conv = pick_conversation(store, continue_, resume)
+        client = answer.client_for(settings)
+        out = answer.Output.detect(ask, settings)
+        session = ChatSession(
+            client=client, settings=settings, ask=ask, out=out, store=store, conversation=conv
+        )
+        interactive = sys.stdin.isatty()
+
+        def send(text: str) -> None:
+            ans = session.send(text)
+            if ans.interrupted and not interactive:
+                raise typer.Exit(EXIT_INTERRUPTED)  # in a script, Ctrl-C means stop
+
+        def prompt() -> str:
+            flags = (" +think" if session.think else "") + (" +search" if session.search else "")
+            return f"{session.model}{flags}> "
+
+        repl = Repl(
+            send,
+            [],
+            on_error=lambda err: say_error(err, debug=ask.debug or os.environ.get("QWEN_DEBUG") == "1"),
+            on_interrupt=lambda: notice("interrupted", color=out.color_err),
+            history_path=config.data_dir() / "input_history",
+            prompt=prompt,
+        )
+        repl.commands.update((c.name, c) for c in chat_commands.build(session, repl.help_lines))
+        with client:
+            recap(session)
+            if not interactive:
+                code = repl.run_lines(stdin_lines())
+                if code:
+                    raise typer.Exit(code)
+                return
+            if conv is None:
+                notice(
+                    f"qwen chat with {session.model} · /help lists the commands · Ctrl-D leaves",
+                    color=out.color_err,
+                    style="dim",
+                )
+            repl.run(output=_prompt_output())
+    finally:
+        store.close()
+
+
+def _prompt_output() -> object | None:
+    """With stdout redirected but a terminal on stderr, draw the prompt there."""
+    if sys.stdout.isatty() or not sys.stderr.isatty():
+        return None
+    from prompt_toolkit.output import create_output
+
+    return create_output(stdout=sys.stderr)

@@ -1,0 +1,230 @@
+"""The slash commands of ``qwen chat``: each a small function over the ChatSession.
+
+Answers to questions (``/help``, ``/history``, ``/usage``, ``/system`` with no text) are data
+and go to stdout; confirmations of a change go to stderr.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qwen_cli.cli.chat_session import ChatSession, write_out
+from qwen_cli.cli.report import notice
+from qwen_cli.errors import UsageError
+from qwen_cli.repl import Command
+
+if TYPE_CHECKING:
+    from qwen_cli.store import Exchange, Message
+
+
+def _on_off(name: str, arg: str, current: bool | None) -> bool | None:
+    """``on``/``off`` to a bool; no argument: ``None`` (show the state)."""
+    word = arg.lower()
+    if not word:
+        return None
+    if word in ("on", "yes", "true", "1"):
+        return True
+    if word in ("off", "no", "false", "0"):
+        return False
+    raise UsageError(f"/{name} takes on or off, not {arg!r}", hint=f"/{name} on  or  /{name} off")
+
+
+def one_line(text: str, width: int = 90) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def history_lines(exchanges: list[Exchange], start: int = 1, width: int | None = None) -> list[str]:
+    """The turns so far, one or two lines each, cut to the terminal's width."""
+    import shutil
+
+    from qwen_cli.transcript import status_note
+
+    cols = width or shutil.get_terminal_size((100, 24)).columns
+    lines = []
+    for n, ex in enumerate(exchanges, start):
+        files = "".join(f" [image {Path(a.path).name}]" for a in ex.user.attachments)
+        head = f"{n:>3}. you: "
+        lines.append(head + one_line(ex.user.content, max(20, cols - len(head) - len(files) - 1)) + files)
+        a = ex.answer
+        if a is None:
+            lines.append("     (no answer stored)")
+            continue
+        note = f" ({status_note(a)})" if status_note(a) else ""
+        head = f"     {a.model or 'assistant'}: "
+        text = one_line(a.content, max(20, cols - len(head) - len(note) - 1)) if a.content else ""
+        lines.append(head + text + note)
+    return lines
+
+
+def usage_line(s: ChatSession) -> str:
+    answers = [ex.answer for ex in s.exchanges if ex.answer is not None]
+    known = [a for a in answers if a.usage]
+    p = sum(a.prompt_tokens or 0 for a in known)
+    c = sum(a.completion_tokens or 0 for a in known)
+    total = sum(int((a.usage or {}).get("total_tokens") or 0) for a in known)
+    reasoning = sum(
+        int(((a.usage or {}).get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
+        for a in known
+    )
+    parts = [f"{len(s.exchanges)} turn{'s' if len(s.exchanges) != 1 else ''}", f"{p:,} in", f"{c:,} out"]
+    parts.append(f"{total:,} total")
+    if reasoning:
+        parts.append(f"reasoning {reasoning:,}")
+    region = s.out.price_region
+    if region is not None and known:
+        prices = [_price(a.model or s.model, region) for a in known]
+        if all(prices):
+            amount = sum(
+                ((a.prompt_tokens or 0) * pr[0] + (a.completion_tokens or 0) * pr[1]) / 1_000_000
+                for a, pr in zip(known, prices, strict=True)
+                if pr
+            )
+            parts.append(f"~{'¥' if region == 'cn' else '$'}{amount:.4f}")
+    if len(known) < len(answers):
+        missing = len(answers) - len(known)
+        parts.append(f"{missing} answer{'s' if missing != 1 else ''} without usage reported")
+    return " · ".join(parts)
+
+
+def _price(model: str, region: str) -> tuple[float, float] | None:
+    from qwen_cli import catalog
+
+    spec = catalog.lookup(model)
+    return spec.price_cny if region == "cn" else spec.price_usd
+
+
+def all_messages(s: ChatSession) -> list[Message]:
+    out: list[Message] = []
+    for ex in s.exchanges:
+        out.append(ex.user)
+        if ex.answer is not None:
+            out.append(ex.answer)
+    return out
+
+
+def build(s: ChatSession, help_lines: Callable[[], list[str]]) -> list[Command]:
+    """The commands, bound to session ``s``."""
+    color = s.out.color_err
+
+    def say(text: str) -> None:
+        notice(text, color=color, style="dim")
+
+    def help_(arg: str) -> None:
+        write_out("\n".join(help_lines()))
+
+    def new(arg: str) -> None:
+        s.new_conversation()
+        say(f"new conversation with {s.model} (the last one is kept: qwen history)")
+
+    def model(arg: str) -> None:
+        from qwen_cli import catalog
+
+        if not arg:
+            write_out(s.model)
+            return
+        s.model = arg
+        spec = catalog.lookup(arg)
+        known = "" if spec.known else ", not in the catalogue: assuming a 32K window"
+        say(f"model: {arg} ({spec.context:,}-token context{known})")
+
+    def system(arg: str) -> None:
+        if not arg:
+            write_out(s.system if s.system else "(no system prompt)")
+            return
+        s.set_system(None if arg == "-" else arg)
+        say("system prompt cleared" if arg == "-" else "system prompt set for the next turns")
+
+    def think(arg: str) -> None:
+        value = _on_off("think", arg, s.think)
+        if value is None:
+            write_out("thinking: " + {True: "on", False: "off", None: "the model's default"}[s.think])
+            return
+        s.think = value
+        say(f"thinking {'on' if value else 'off'}")
+
+    def search(arg: str) -> None:
+        value = _on_off("search", arg, s.search)
+        if value is None:
+            write_out(f"web search: {'on' if s.search else 'off'}")
+            return
+        s.search = value
+        say(f"web search {'on' if value else 'off'}")
+
+    def attach(arg: str) -> None:
+        from qwen_cli import catalog
+        from qwen_cli.attach import check_image
+
+        if not arg:
+            if not s.pending:
+                raise UsageError("/attach needs an image file", hint="/attach PATH (Tab completes paths)")
+            write_out("\n".join(str(i.path) for i in s.pending))
+            return
+        image = check_image(arg)
+        s.pending.append(image)
+        say(f"attached {image.path.name} ({image.mime_type}, {image.size:,} bytes) to your next message")
+        if not catalog.lookup(s.model).vision:
+            say(f"{s.model} cannot see images: switch with /model {s.settings.vision_model} before sending")
+
+    def retry(arg: str) -> None:
+        s.retry()
+
+    def undo(arg: str) -> None:
+        ex = s.undo()
+        say(f"dropped: {one_line(ex.user.content, 60)} ({len(s.exchanges)} turns left)")
+
+    def history(arg: str) -> None:
+        if not s.exchanges:
+            write_out("(no turns yet)")
+            return
+        head = f"conversation {s.conversation.id}: " if s.conversation else ""
+        write_out(f"{head}{len(s.exchanges)} turns with {s.model}\n" + "\n".join(history_lines(s.exchanges)))
+
+    def usage(arg: str) -> None:
+        write_out(usage_line(s))
+
+    def save(arg: str) -> None:
+        from qwen_cli import transcript
+        from qwen_cli.store import Conversation
+
+        if not arg:
+            raise UsageError("/save needs a file name", hint="/save notes.md  or  /save chat.json")
+        if not s.exchanges:
+            raise UsageError("nothing to save yet", hint="send a message first")
+        now = time.time()
+        conv = s.conversation or Conversation("", now, now, model=s.model, system=s.system)
+        msgs = all_messages(s)
+        path = Path(arg).expanduser()
+        text = (
+            transcript.to_json(conv, msgs)
+            if path.suffix.lower() == ".json"
+            else transcript.to_markdown(conv, msgs)
+        )
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}", hint="check the path") from exc
+        say(f"saved {len(s.exchanges)} turns to {path}")
+
+    def models() -> list[str]:
+        from qwen_cli import catalog
+
+        return [m.id for m in catalog.all_models()]
+
+    return [
+        Command("/help", "show the commands", help_),
+        Command("/new", "start a fresh conversation", new),
+        Command("/model", "switch model (no name: show it)", model, "NAME", choices=models),
+        Command("/system", "set the system prompt (no text: show it; - clears it)", system, "TEXT"),
+        Command("/think", "turn thinking on or off", think, "on|off", choices=("on", "off")),
+        Command("/search", "turn web search on or off", search, "on|off", choices=("on", "off")),
+        Command("/attach", "attach an image to your next message", attach, "PATH", paths=True),
+        Command("/retry", "ask again for the last answer", retry),
+        Command("/undo", "drop the last exchange", undo),
+        Command("/history", "show the turns so far", history),
+        Command("/usage", "token totals for this conversation", usage),
+        Command("/save", "save as Markdown, or JSON when PATH ends in .json", save, "PATH", paths=True),
+    ]

@@ -1,0 +1,208 @@
+"""`qwen history`: the kept conversations, listed, shown, searched, exported, removed.
+
+Data goes to stdout: a table on a terminal, tab-separated lines in a pipe.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from qwen_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from qwen_cli.store import Store
+
+app = typer.Typer(
+    name="history",
+    no_args_is_help=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+Limit = Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most this many.")]
+Id = Annotated[str, typer.Argument(metavar="ID", help="Conversation id; a unique prefix is enough.")]
+
+
+def _store() -> Store:
+    from qwen_cli.store import Store
+
+    return Store.open()
+
+
+def _table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: Sequence[int] = (), wide: int = -1
+) -> None:
+    """Rows on stdout: a table on a terminal, tab-separated lines elsewhere."""
+    if not sys.stdout.isatty():
+        for row in rows:
+            sys.stdout.write("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in row) + "\n")
+        sys.stdout.flush()
+        return
+    from rich.cells import cell_len
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    plain = "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
+    console = Console(highlight=False, color_system=None if plain else "auto", emoji=False)
+    texts = [[Text(cell) for cell in row] for row in rows]  # user text is never read as markup
+    widths = [max([cell_len(h), *(cell_len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    if 0 <= wide < len(headers):  # one line per row: the wide column gives way, with an ellipsis
+        room = console.width - sum(widths) + widths[wide] - 2 * (len(headers) - 1)
+        widths[wide] = max(min(widths[wide], room), len(headers[wide]))
+        for line in texts:
+            line[wide].truncate(widths[wide], overflow="ellipsis")
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for i, h in enumerate(headers):
+        table.add_column(h, justify="right" if i in right else "left", no_wrap=True, width=widths[i])
+    for line in texts:
+        table.add_row(*line)
+    console.print(table)
+
+
+@app.callback(invoke_without_command=True)
+def history(ctx: typer.Context, limit: Limit = 20) -> None:
+    """List the kept conversations, most recent first.
+
+    Columns: id, start time, model, title (from the first message), turns,
+    tokens. In a pipe: one tab-separated line per conversation.
+
+    Examples:
+
+      qwen history
+
+      qwen history show 3fa2
+
+      qwen history search "context window"
+
+      qwen history export 3fa2 --format json > chat.json
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from qwen_cli.transcript import local_time
+
+    with _store() as store:
+        convs = store.recent(limit)
+    rows = [
+        [c.id, local_time(c.created_at), c.model or "", c.title or "(untitled)", str(c.turns), str(c.tokens)]
+        for c in convs
+    ]
+    if not rows and sys.stdout.isatty():
+        sys.stderr.write("no conversations yet: start one with qwen chat\n")
+        return
+    _table(["id", "started", "model", "title", "turns", "tokens"], rows, right=(4, 5), wide=3)
+
+
+@app.command()
+def show(conversation: Id) -> None:
+    """Show a conversation as Markdown (rendered on a terminal)."""
+    from qwen_cli import render, transcript
+
+    with _store() as store:
+        conv = store.get(store.resolve(conversation))
+        text = transcript.to_markdown(conv, store.messages(conv.id))
+    plain = "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
+    terminal = sys.stdout.isatty() and not plain
+    render.render_markdown(text, out=sys.stdout, terminal=terminal, color=terminal)
+
+
+@app.command()
+def search(
+    words: Annotated[list[str], typer.Argument(metavar="TEXT", help="Words to find.")], limit: Limit = 50
+) -> None:
+    """Find messages containing every word of TEXT, newest first.
+
+    Prints the conversation id, time, who spoke and the text around the match.
+    """
+    from qwen_cli.transcript import local_time
+
+    text = " ".join(words)
+    with _store() as store:
+        hits = store.search(text, limit)
+    if not hits:
+        sys.stderr.write(f"nothing found for {text!r}\n")
+        raise typer.Exit(1)
+    rows = [
+        [
+            h.conversation.id,
+            local_time(h.message.created_at),
+            h.message.role,
+            excerpt(h.message.content, words[0]),
+        ]
+        for h in hits
+    ]
+    _table(["id", "time", "role", "text"], rows, wide=3)
+
+
+def excerpt(text: str, word: str, width: int = 80) -> str:
+    """``text`` around the first ``word`` (any case), on one line."""
+    flat = " ".join(text.split())
+    at = flat.lower().find(word.lower())
+    start = max(0, at - width // 3) if at >= 0 else 0
+    piece = flat[start : start + width]
+    return ("…" if start else "") + piece + ("…" if start + width < len(flat) else "")
+
+
+@app.command()
+def export(
+    conversation: Id,
+    format: Annotated[str, typer.Option("--format", "-f", help="md (Markdown) or json.")] = "md",
+    output: Annotated[
+        Optional[str], typer.Option("--output", "-o", metavar="FILE", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Print a conversation as Markdown or JSON (every message, usage and timing)."""
+    from pathlib import Path
+
+    from qwen_cli import transcript
+
+    fmt = format.lower()
+    if fmt not in ("md", "markdown", "json"):
+        raise UsageError(f"unknown format {format!r}", hint="use --format md or --format json")
+    with _store() as store:
+        conv = store.get(store.resolve(conversation))
+        msgs = store.messages(conv.id)
+    text = transcript.to_json(conv, msgs) if fmt == "json" else transcript.to_markdown(conv, msgs)
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        Path(output).expanduser().write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror or exc}", hint="check the path") from exc
+
+
+@app.command()
+def rm(
+    conversations: Annotated[
+        list[str], typer.Argument(metavar="ID...", help="Conversation ids or prefixes.")
+    ],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete conversations for good (asks first on a terminal)."""
+    with _store() as store:
+        convs = [store.get(store.resolve(c)) for c in conversations]
+        if not yes:
+            if not sys.stdin.isatty():
+                raise UsageError(
+                    "refusing to delete without confirmation (stdin is not a terminal)",
+                    hint="add --yes to delete without asking",
+                )
+            for c in convs:
+                sys.stderr.write(f"  {c.id}  {c.title or '(untitled)'}  ({c.turns} turns)\n")
+            n = len(convs)
+            if not typer.confirm(
+                f"Delete {'this conversation' if n == 1 else f'these {n} conversations'}?", err=True
+            ):
+                sys.stderr.write("nothing deleted\n")
+                raise typer.Exit(1)
+        for c in convs:
+            store.delete(c.id)
+            sys.stderr.write(f"deleted {c.id}\n")

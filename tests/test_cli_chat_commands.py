@@ -1,0 +1,224 @@
+"""Every slash command of `qwen chat`: what it prints, what it changes in the next request body,
+and what it leaves in the store."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+
+from tests import chatkit
+from tests.chatkit import (
+    ALT_ENTER,
+    CTRL_D,
+    ENTER,
+    PNG,
+    bodies,
+    lines,
+    only_conversation,
+    sent_messages,
+    store,
+    typed,
+    write_png,
+)
+from tests.fakeserver import FakeServer, chat_stream_events
+
+srv = chatkit.srv  # fixture
+
+
+def keys(*typed_lines: str) -> str:
+    return "".join(t + ENTER for t in typed_lines) + CTRL_D
+
+
+def test_help_lists_every_command(run_cli, srv: FakeServer) -> None:
+    r = typed(run_cli, keys("/help"))
+    assert r.code == 0 and srv.requests == []
+    for name in ("/help", "/exit", "/new", "/model", "/system", "/think", "/search", "/attach", "/retry",
+                 "/undo", "/history", "/usage", "/save"):  # fmt: skip
+        assert name in r.out, name
+
+
+def test_unknown_command_is_not_sent(run_cli, srv: FakeServer) -> None:
+    r = typed(run_cli, keys("/bogus", "/histroy"))
+    assert srv.requests == [] and r.out == ""
+    assert "qwen: error: unknown command /bogus\nhint: /help lists the commands" in r.err
+    assert "did you mean /history?" in r.err
+
+
+def test_new_starts_a_fresh_conversation(run_cli, srv: FakeServer) -> None:
+    r = typed(run_cli, keys("a", "/new", "b"))
+    assert r.code == 0 and "new conversation" in r.err
+    assert sent_messages(srv) == [[("user", "a")], [("user", "b")]]
+    with store() as s:
+        assert [c.title for c in s.recent()] == ["b", "a"]
+
+
+def test_model_switches_the_next_request(run_cli, srv: FakeServer) -> None:
+    r = typed(run_cli, keys("a", "/model qwen-plus", "/model", "b", "/model my-local-model"))
+    assert [b["model"] for b in bodies(srv)] == ["qwen-max", "qwen-plus"]
+    assert "qwen-plus\n" in r.out
+    assert "model: qwen-plus (131,072-token context)" in r.err
+    assert "not in the catalogue: assuming a 32K window" in r.err
+    conv_id, exs = only_conversation()
+    assert [e.answer.model for e in exs if e.answer] == ["qwen-max", "qwen-plus"]
+    with store() as s:
+        assert s.get(conv_id).model == "qwen-plus"  # -c picks it up again
+
+
+def test_system_is_set_shown_and_cleared(run_cli, srv: FakeServer) -> None:
+    r = typed(run_cli, keys("/system", "/system answer in French", "/system", "a", "/system -", "b"))
+    assert r.out.startswith("(no system prompt)\nanswer in French\n")
+    assert sent_messages(srv)[0][0] == ("system", "answer in French")
+    assert sent_messages(srv)[1][0] == ("user", "a")
+    with store() as s:
+        assert s.latest().system is None  # type: ignore[union-attr]
+
+
+def test_system_change_is_stored(run_cli, srv: FakeServer) -> None:
+    typed(run_cli, keys("a", "/system be terse"))
+    with store() as s:
+        assert s.latest().system == "be terse"  # type: ignore[union-attr]
+    assert run_cli("chat", "-c", stdin=lines("b")).code == 0
+    assert sent_messages(srv)[-1][0] == ("system", "be terse")
+
+
+def test_think_and_search_toggle_the_body(run_cli, srv: FakeServer) -> None:
+    r = typed(
+        run_cli,
+        keys("/think", "/think on", "/search on", "a", "/think off", "/search off", "b", "/think maybe"),
+    )
+    first, second = bodies(srv)
+    assert (first["enable_thinking"], first["enable_search"]) == (True, True)
+    assert second["enable_thinking"] is False and "enable_search" not in second
+    assert r.out.startswith("thinking: the model's default\n")
+    assert "qwen: error: /think takes on or off, not 'maybe'" in r.err
+    assert "echo: a" in r.out and "Thinking about" not in r.out  # reasoning is not the answer
+
+
+def test_attach_sends_an_inline_image_to_a_vision_model(run_cli, srv: FakeServer, tmp_path: Path) -> None:
+    png = write_png(tmp_path / "cat.png")
+    r = typed(run_cli, keys(f"/attach {png}", "what is this?", "and now?"), "-m", "qwen-vl-max")
+    assert r.code == 0, r.err
+    assert "attached cat.png (image/png" in r.err
+    assert "echo: what is this? [1 image(s)]" in r.out
+    content = bodies(srv)[0]["messages"][0]["content"]
+    url = "data:image/png;base64," + base64.b64encode(PNG).decode()
+    assert content == [
+        {"type": "image_url", "image_url": {"url": url}},
+        {"type": "text", "text": "what is this?"},
+    ]
+    assert bodies(srv)[1]["messages"][0]["content"][0]["image_url"]["url"] == url  # still in the history
+    assert bodies(srv)[1]["messages"][2]["content"] == "and now?"  # one message, one attachment
+    _, exs = only_conversation()
+    [a] = exs[0].user.attachments
+    assert (a.path, a.mime_type, a.size, a.sha256) == (
+        str(png),
+        "image/png",
+        len(PNG),
+        hashlib.sha256(PNG).hexdigest(),
+    )
+    assert exs[1].user.attachments == []
+
+
+def test_attach_to_a_text_model_names_a_vision_model(run_cli, srv: FakeServer, tmp_path: Path) -> None:
+    png = write_png(tmp_path / "cat.png")
+    r = typed(run_cli, keys(f"/attach {png}", "what is this?", "/model qwen-vl-max", "what is this?"))
+    assert "qwen-max cannot see images: switch with /model qwen-vl-max" in r.err
+    assert "qwen: error: qwen-max cannot see images, and an image is attached" in r.err
+    assert "hint: switch to a vision model with /model qwen-vl-max" in r.err
+    assert len(bodies(srv)) == 1 and bodies(srv)[0]["model"] == "qwen-vl-max"
+    assert bodies(srv)[0]["messages"][0]["content"][0]["type"] == "image_url"
+
+
+def test_attach_checks_the_path(run_cli, srv: FakeServer, tmp_path: Path) -> None:
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("just text")
+    r = typed(
+        run_cli,
+        keys(
+            f"/attach {tmp_path}/missing.png",
+            f"/attach {tmp_path}",
+            f"/attach {tmp_path}/empty.png",
+            f"/attach {tmp_path}/notes.txt",
+            "/attach",
+        ),
+        "-m",
+        "qwen-vl-max",
+    )
+    errors = [ln for ln in r.err.splitlines() if ln.startswith("qwen: error:")]
+    assert errors == [
+        f"qwen: error: no such file: {tmp_path}/missing.png",
+        f"qwen: error: {tmp_path} is not a regular file",
+        f"qwen: error: {tmp_path}/empty.png is empty",
+        f"qwen: error: {tmp_path}/notes.txt does not look like an image (by its first bytes)",
+        "qwen: error: /attach needs an image file",
+    ]
+    assert r.err.count("hint: ") == 5 and srv.requests == []
+
+
+def test_retry_replaces_the_last_answer(run_cli, srv: FakeServer) -> None:
+    srv.enqueue({"sse": chat_stream_events(["first try"])}, {"sse": chat_stream_events(["second try"])})
+    r = typed(run_cli, keys("q", "/retry", "next"))
+    assert r.out == "first try\nsecond try\necho: next\n"
+    one, two, three = sent_messages(srv)
+    assert one == two == [("user", "q")]
+    assert three == [("user", "q"), ("assistant", "second try"), ("user", "next")]
+    _, exs = only_conversation()
+    assert [e.answer.content for e in exs if e.answer] == ["second try", "echo: next"]
+    with store() as s:
+        assert s.db.execute("SELECT content FROM messages WHERE dropped").fetchall()[0][0] == "first try"
+
+
+def test_undo_drops_the_last_exchange(run_cli, srv: FakeServer) -> None:
+    r = typed(run_cli, keys("a", "b", "/undo", "c", "/undo", "/undo", "/undo"))
+    assert sent_messages(srv)[2] == [("user", "a"), ("assistant", "echo: a"), ("user", "c")]
+    assert "dropped: b (1 turns left)" in r.err
+    assert "qwen: error: nothing to undo" in r.err
+    with store() as s:
+        assert s.latest().turns == 0  # type: ignore[union-attr]
+
+
+def test_retry_and_undo_need_a_turn(run_cli, srv: FakeServer) -> None:
+    r = typed(run_cli, keys("/retry"))
+    assert "qwen: error: nothing to retry yet" in r.err and srv.requests == []
+
+
+def test_history_and_usage(run_cli, srv: FakeServer) -> None:
+    r = typed(run_cli, keys("/history", "hello there", "second" + ALT_ENTER + "line", "/history", "/usage"))
+    out = r.out.splitlines()
+    assert out[0] == "(no turns yet)"
+    conv_id, exs = only_conversation()
+    i = out.index(f"conversation {conv_id}: 2 turns with qwen-max")
+    assert out[i + 1 : i + 5] == [
+        "  1. you: hello there",
+        "     qwen-max: echo: hello there",
+        "  2. you: second line",
+        "     qwen-max: echo: second line",
+    ]
+    p = sum(e.answer.prompt_tokens or 0 for e in exs if e.answer)
+    c = sum(e.answer.completion_tokens or 0 for e in exs if e.answer)
+    assert out[-1] == f"2 turns · {p} in · {c} out · {p + c} total"
+
+
+def test_save_markdown_and_json(run_cli, srv: FakeServer, tmp_path: Path) -> None:
+    md, js = tmp_path / "chat.md", tmp_path / "chat.json"
+    r = typed(run_cli, keys("/save nothing.md", "hi *there*", f"/save {md}", f"/save {js}"), "-s", "sys")
+    assert "nothing to save yet" in r.err and f"saved 1 turns to {md}" in r.err
+    text = md.read_text(encoding="utf-8")
+    assert text.startswith("# hi *there*\n") and "## System\n\nsys\n" in text
+    assert "## You\n\nhi *there*\n\n## qwen-max\n\necho: hi *there*\n" in text
+    data = json.loads(js.read_text(encoding="utf-8"))
+    assert data["system"] == "sys" and [m["content"] for m in data["messages"]] == [
+        "hi *there*",
+        "echo: hi *there*",
+    ]
+    assert data["messages"][1]["status"] == "complete" and data["messages"][1]["usage"]["total_tokens"] > 0
+
+
+def test_commands_in_line_mode(run_cli, srv: FakeServer) -> None:
+    r = run_cli("chat", stdin=lines("/model qwen-plus", "hi", "/usage", "//usage is a word"))
+    assert r.code == 0
+    assert [b["model"] for b in bodies(srv)] == ["qwen-plus", "qwen-plus"]
+    assert sent_messages(srv)[1][-1] == ("user", "/usage is a word")
+    assert r.out.splitlines()[1].startswith("1 turn · ")
