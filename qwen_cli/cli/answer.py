@@ -79,14 +79,22 @@ class Answer:
         }
 
 
+_debug_handlers: list[logging.Handler] = []
+
+
 def setup_logging(debug: bool) -> None:
+    """Log to the current stderr with --debug; undo an earlier call (main() may run again)."""
+    log = logging.getLogger("qwen_cli")
+    while _debug_handlers:
+        log.removeHandler(_debug_handlers.pop())
+    log.setLevel(logging.NOTSET)
     if not debug:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("debug: %(message)s"))
-    log = logging.getLogger("qwen_cli")
     log.addHandler(handler)
     log.setLevel(logging.DEBUG)
+    _debug_handlers.append(handler)
 
 
 def settings_for(ask: Ask) -> Settings:
@@ -98,6 +106,8 @@ def settings_for(ask: Ask) -> Settings:
     s = config.resolve(ask.flags())
     register_secret(s.api_key)
     register_secret(s.cookie)
+    for warning in s.warnings:  # e.g. a credentials file others can read
+        sys.stderr.write(f"qwen: warning: {warning}\n")
     set_context(
         region=s.region,
         base_url=s.base_url,
