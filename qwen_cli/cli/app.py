@@ -45,4 +45,9 @@ def build() -> Any:
     from qwen_cli.cli.complete import complete
 
     app.command(rich_help_panel="Ask")(complete)
+
+    from qwen_cli.cli import auth, models
+
+    app.add_typer(auth.app, name="auth", rich_help_panel="Account")
+    app.add_typer(models.app, name="models", rich_help_panel="Account")
     return typer.main.get_command(app)
