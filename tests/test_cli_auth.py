@@ -133,6 +133,24 @@ def test_login_rejects_bad_input_without_echoing_it(
     assert not credentials.path_in(config.config_dir()).exists()
 
 
+def test_ctrl_c_or_d_at_the_prompts_leaves_cleanly(run_tty, regions: Regions, monkeypatch, capsys) -> None:
+    r, _ = run_tty("auth", "login", typed=b"")  # end of input at the region prompt
+    assert r.code == 130 and "Traceback" not in r.err
+
+    from qwen_cli.cli import main
+
+    for exc in (EOFError, KeyboardInterrupt):
+
+        def stop(prompt: str = "", stream: object = None, exc: type[BaseException] = exc) -> str:
+            raise exc
+
+        monkeypatch.setattr("getpass.getpass", stop)
+        monkeypatch.setattr(sys, "stdin", _Stdin(b"", tty=True))
+        assert main(["auth", "login", "-r", "cn"]) == 130
+        assert capsys.readouterr().err == "\nqwen: interrupted\n"
+    assert not credentials.path_in(config.config_dir()).exists()
+
+
 def test_empty_hidden_input_is_refused(run_tty, regions: Regions) -> None:
     r, _ = run_tty("auth", "login", "-r", "cn", secret="   ")
     assert r.code == 2 and "no API key given" in r.err

@@ -30,7 +30,7 @@ WithKeyStdin = Annotated[
     bool,
     typer.Option(
         "--with-key-stdin",
-        help="Read the key from stdin instead of asking (for scripts: pass show x | qwen auth login ...).",
+        help="Read the key from stdin instead of asking (qwen-web: token, then cookie, one per line).",
     ),
 ]
 
@@ -55,8 +55,11 @@ def _ask_region(current: str) -> str:
     while True:
         sys.stderr.write(f"Region ({choices}) [{current}]: ")
         sys.stderr.flush()
-        line = sys.stdin.readline()
-        if not line:  # end of input: treat like Ctrl-D at a prompt
+        try:
+            line = sys.stdin.readline()
+        except KeyboardInterrupt:
+            raise typer.Abort() from None
+        if not line:  # Ctrl-D
             raise typer.Abort()
         answer = line.strip().lower() or current
         if answer in REGION_CHOICES:
@@ -92,7 +95,10 @@ def _read_secrets(provider: str, with_stdin: bool) -> dict[str, str]:
             )
         raw = {}
         for name, label in fields:
-            value = getpass.getpass(f"{label[0].upper()}{label[1:]} (input is hidden): ")
+            try:
+                value = getpass.getpass(f"{label[0].upper()}{label[1:]} (input is hidden): ")
+            except (KeyboardInterrupt, EOFError):  # Ctrl-C or Ctrl-D: main() says "interrupted"
+                raise typer.Abort() from None
             register_secret(value)
             raw[name] = value
         source = "the prompt"
