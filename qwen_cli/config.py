@@ -84,6 +84,7 @@ class Settings:
     oss_endpoint: str | None = None
     config_dir: Path = field(default_factory=Path)
     sources: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # for the command line to show on stderr
 
     def source(self, name: str) -> str:
         return self.sources.get(name, "default")
@@ -121,6 +122,60 @@ def region_base_url(region: str, *layers: Mapping[str, Any]) -> tuple[str, str]:
         if isinstance(urls, dict) and urls.get(region):
             return str(urls[region]), "config file"
     return REGIONS[region], "default"
+
+
+def base_urls(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> dict[str, tuple[str, str]]:
+    """Every region's base URL and where it came from, with the same overrides as :func:`resolve`."""
+    env = dict(os.environ if env is None else env)
+    dotenv = _read_dotenv(cwd or Path.cwd())
+    cfile = read_config_file(config_dir(env))
+    return {r: region_base_url(r, env, dotenv, cfile) for r in REGION_CHOICES}
+
+
+_PROVIDER_SECRETS = {"dashscope": ("api_key",), "qwen-web": ("web_token", "cookie")}
+
+
+def secret_sources(
+    provider: str | None = None, *, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> list[tuple[str, str]]:
+    """``(variable, "environment" | ".env")`` for each secret set outside the credentials file."""
+    env = os.environ if env is None else env
+    dotenv = _read_dotenv(cwd or Path.cwd())
+    settings = (
+        _PROVIDER_SECRETS.get(provider, ())
+        if provider
+        else sorted({n for names in _PROVIDER_SECRETS.values() for n in names})
+    )
+    found = []
+    for name in settings:
+        for var in ENV_NAMES[name]:
+            if env.get(var):
+                found.append((var, "environment"))
+            elif dotenv.get(var):
+                found.append((var, ".env"))
+    return found
+
+
+_SECRET_NAMES = {"api_key": "API key", "web_token": "token", "cookie": "cookie"}
+
+
+def clean_secret(value: str, what: str, source: str) -> str:
+    """``value`` without surrounding whitespace; a ConfigError (never echoing it) if it cannot be sent.
+
+    HTTP headers take printable ASCII only; a stray line break or a non-ASCII
+    character would otherwise fail deep in the HTTP library, whose error message
+    quotes the whole header, key included.
+    """
+    v = value.strip()
+    allowed_space = what == "cookie"
+    for i, ch in enumerate(v, 1):
+        if not (0x21 <= ord(ch) <= 0x7E or (allowed_space and ch == " ")):
+            kind = "a space" if ch == " " else "a control character" if ord(ch) < 0x20 else "a character"
+            raise ConfigError(
+                f"the {what} from {source} contains {kind} HTTP cannot send (at position {i} of {len(v)})",
+                hint=f"copy the {what} again, without quotes or line breaks",
+            )
+    return v
 
 
 def resolve(
@@ -176,26 +231,35 @@ def resolve(
             hint=f"use one of: {', '.join(PROVIDERS)}",
         )
 
+    s.warnings.extend(credentials.check(cdir))
     stored = credentials.load(cdir).get(s.provider, {})
-    if s.provider == "dashscope":
-        got = pick("api_key")
+    if not isinstance(stored, dict):
+        stored = {}
+
+    def secret(name: str, stored_name: str) -> tuple[str, str] | None:
+        got = pick(name)
         if got:
-            s.api_key, s.sources["api_key"] = str(got[0]), got[1]
-        elif stored.get("api_key"):
-            s.api_key, s.sources["api_key"] = stored["api_key"], "credentials file"
-            if "region" not in s.sources and stored.get("region"):
+            value, source = str(got[0]), got[1]
+        elif stored.get(stored_name):
+            value, source = str(stored[stored_name]), "credentials file"
+        else:
+            return None
+        value = clean_secret(value, _SECRET_NAMES[name], source)
+        return (value, source) if value else None
+
+    if s.provider == "dashscope":
+        got_key = secret("api_key", "api_key")
+        if got_key:
+            s.api_key, s.sources["api_key"] = got_key
+            if got_key[1] == "credentials file" and "region" not in s.sources and stored.get("region"):
                 s.region, s.sources["region"] = stored["region"], "credentials file"
     else:
-        got = pick("web_token")
-        if got:
-            s.api_key, s.sources["api_key"] = str(got[0]), got[1]
-        elif stored.get("token"):
-            s.api_key, s.sources["api_key"] = stored["token"], "credentials file"
-        got = pick("cookie")
-        if got:
-            s.cookie, s.sources["cookie"] = str(got[0]), got[1]
-        elif stored.get("cookie"):
-            s.cookie, s.sources["cookie"] = stored["cookie"], "credentials file"
+        got_key = secret("web_token", "token")
+        if got_key:
+            s.api_key, s.sources["api_key"] = got_key
+        got_cookie = secret("cookie", "cookie")
+        if got_cookie:
+            s.cookie, s.sources["cookie"] = got_cookie
 
     if s.region not in REGION_CHOICES:
         raise ConfigError(

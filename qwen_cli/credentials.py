@@ -1,8 +1,14 @@
 """The credentials file: the only place a key or cookie is ever stored in clear.
 
-It lives in the config directory, is created with mode 0600 (its directory
-0700), is written atomically (a temporary file renamed over it), and its mode is
-checked on every read.
+It lives in the config directory and holds one object per provider::
+
+    {"dashscope": {"api_key": "sk-...", "region": "intl"},
+     "qwen-web": {"token": "...", "cookie": "..."}}
+
+It is created with mode 0600 (its directory 0700), written atomically (a
+temporary file in the same directory, flushed, then renamed over it, so an
+interrupted write leaves the old file whole), and the modes of file and
+directory are checked on every read (:func:`check`).
 """
 
 from __future__ import annotations
@@ -12,12 +18,22 @@ import json
 import os
 import stat
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from qwen_cli.errors import ConfigError
 
 FILENAME = "credentials.json"
+_TMP_PREFIX = ".credentials-"
+_TMP_SUFFIX = ".tmp"
+STALE_TMP_SECONDS = 60.0
+
+# The secret fields each provider stores, in the order `qwen auth login` asks for them.
+FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "dashscope": (("api_key", "API key"),),
+    "qwen-web": (("token", "chat.qwen.ai token"), ("cookie", "chat.qwen.ai cookie")),
+}
 
 
 def path_in(config_dir: Path) -> Path:
@@ -25,7 +41,7 @@ def path_in(config_dir: Path) -> Path:
 
 
 def insecure_mode(path: Path) -> str | None:
-    """A warning when ``path`` (or its directory) can be read by others, else ``None``."""
+    """A warning when the file ``path`` can be read or written by others, else ``None``."""
     if os.name != "posix":
         return None
     try:
@@ -35,6 +51,30 @@ def insecure_mode(path: Path) -> str | None:
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         return f"{path} is readable by other users (mode {stat.S_IMODE(mode):o}); run `chmod 600 {path}`"
     return None
+
+
+def insecure_dir(config_dir: Path) -> str | None:
+    """A warning when others could replace files in ``config_dir`` (group/world writable)."""
+    if os.name != "posix":
+        return None
+    try:
+        mode = config_dir.stat().st_mode
+    except OSError:
+        return None
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return (
+            f"{config_dir} can be written by other users (mode {stat.S_IMODE(mode):o}), who could "
+            f"replace your credentials; run `chmod 700 {config_dir}`"
+        )
+    return None
+
+
+def check(config_dir: Path) -> list[str]:
+    """Warnings about the modes of the credentials file and its directory (empty when safe)."""
+    path = path_in(config_dir)
+    if not path.exists():
+        return []
+    return [w for w in (insecure_mode(path), insecure_dir(config_dir)) if w]
 
 
 def load(config_dir: Path) -> dict[str, Any]:
@@ -56,14 +96,34 @@ def load(config_dir: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _temp_files(config_dir: Path) -> list[Path]:
+    try:
+        return [p for p in config_dir.iterdir() if p.name.startswith(_TMP_PREFIX) and p.suffix == _TMP_SUFFIX]
+    except OSError:
+        return []
+
+
+def sweep(config_dir: Path, older_than: float = 0.0) -> int:
+    """Delete temporary files a killed write left behind (they may hold a key); return how many."""
+    now = time.time()
+    n = 0
+    for p in _temp_files(config_dir):
+        with contextlib.suppress(OSError):
+            if now - p.stat().st_mtime >= older_than:
+                p.unlink()
+                n += 1
+    return n
+
+
 def save(config_dir: Path, data: dict[str, Any]) -> Path:
     """Write ``data`` atomically with mode 0600; return the file's path."""
     config_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if os.name == "posix":
         with contextlib.suppress(OSError):
             os.chmod(config_dir, stat.S_IMODE(config_dir.stat().st_mode) & ~0o077)
+    sweep(config_dir, older_than=STALE_TMP_SECONDS)
     path = path_in(config_dir)
-    fd, tmp = tempfile.mkstemp(prefix=".credentials-", suffix=".tmp", dir=config_dir)
+    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX, dir=config_dir)
     try:
         if os.name == "posix":
             os.fchmod(fd, 0o600)
@@ -80,19 +140,28 @@ def save(config_dir: Path, data: dict[str, Any]) -> Path:
     return path
 
 
-def remove(config_dir: Path, provider: str | None = None) -> bool:
-    """Forget one provider's credentials (or all); ``True`` if anything was removed."""
+def update(config_dir: Path, provider: str, values: dict[str, Any]) -> Path:
+    """Replace one provider's entry, keeping the others."""
+    data = load(config_dir)
+    data[provider] = values
+    return save(config_dir, data)
+
+
+def remove(config_dir: Path, provider: str | None = None) -> list[str]:
+    """Forget one provider's credentials (or all); return the providers removed."""
+    sweep(config_dir)
+    path = path_in(config_dir)
+    if not path.exists():
+        return []
     data = load(config_dir)
     if provider is None:
-        if not path_in(config_dir).exists():
-            return False
-        path_in(config_dir).unlink()
-        return True
+        path.unlink()
+        return sorted(data)
     if provider not in data:
-        return False
+        return []
     del data[provider]
     if data:
         save(config_dir, data)
     else:
-        path_in(config_dir).unlink()
-    return True
+        path.unlink()
+    return [provider]

@@ -36,8 +36,8 @@ def mask_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict
 
 
 def scrub(text: str, secrets: Iterable[str | None]) -> str:
-    """Replace every occurrence of each secret in ``text`` by its mask."""
-    for s in secrets:
+    """Replace every occurrence of each secret in ``text`` by its mask (longest first)."""
+    for s in sorted((s for s in secrets if s), key=len, reverse=True):
         if s and len(s) >= 6:
             text = text.replace(s, mask(s))
     return text
@@ -47,9 +47,11 @@ _KNOWN: set[str] = set()
 
 
 def register_secret(secret: str | None) -> None:
-    """Remember a secret in use, so that error text can be scrubbed of it."""
-    if secret and len(secret) >= 6:
-        _KNOWN.add(secret)
+    """Remember a secret in use, so that error text can be scrubbed of it (also without the
+    whitespace around it, which error messages print escaped)."""
+    for s in (secret, secret.strip() if secret else None):
+        if s and len(s) >= 6:
+            _KNOWN.add(s)
 
 
 def scrub_known(text: str) -> str:

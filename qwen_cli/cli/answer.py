@@ -114,6 +114,8 @@ def settings_for(ask: Ask) -> Settings:
     s = config.resolve(ask.flags())
     register_secret(s.api_key)
     register_secret(s.cookie)
+    for warning in s.warnings:  # e.g. a credentials file others can read
+        sys.stderr.write(f"qwen: warning: {warning}\n")
     set_context(
         region=s.region,
         base_url=s.base_url,

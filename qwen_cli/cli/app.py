@@ -42,6 +42,7 @@ def build() -> Any:
         130 interrupted.
         """
 
+    from qwen_cli.cli import auth, models
     from qwen_cli.cli.chat import chat
     from qwen_cli.cli.complete import complete
     from qwen_cli.cli.history import app as history
@@ -51,4 +52,6 @@ def build() -> Any:
     app.command(rich_help_panel="Ask")(chat)
     app.command(rich_help_panel="Ask")(upload)
     app.add_typer(history, rich_help_panel="History")
+    app.add_typer(auth.app, name="auth", rich_help_panel="Account")
+    app.add_typer(models.app, name="models", rich_help_panel="Account")
     return typer.main.get_command(app)

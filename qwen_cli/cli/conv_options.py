@@ -6,6 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from qwen_cli.cli.completion import complete_conversation
+
 HISTORY = "Conversation"
 
 Continue = Annotated[
@@ -18,6 +20,7 @@ Resume = Annotated[
         "--resume",
         metavar="ID",
         help="Continue conversation ID (a unique prefix is enough; see qwen history).",
+        autocompletion=complete_conversation,
         rich_help_panel=HISTORY,
     ),
 ]

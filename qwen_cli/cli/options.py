@@ -7,6 +7,12 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from qwen_cli.cli.completion import (
+    complete_model,
+    complete_provider,
+    complete_region,
+)
+
 BACKEND = "Backend"
 SAMPLING = "Sampling"
 OUTPUT = "Output"
@@ -17,6 +23,7 @@ Model = Annotated[
         "--model",
         "-m",
         help="Model to use [default: qwen-max, or QWEN_MODEL / config].",
+        autocompletion=complete_model,
         rich_help_panel=SAMPLING,
     ),
 ]
@@ -96,7 +103,10 @@ NoColor = Annotated[
 Provider = Annotated[
     Optional[str],
     typer.Option(
-        "--provider", help="dashscope (default) or qwen-web [env QWEN_PROVIDER].", rich_help_panel=BACKEND
+        "--provider",
+        help="dashscope (default) or qwen-web [env QWEN_PROVIDER].",
+        autocompletion=complete_provider,
+        rich_help_panel=BACKEND,
     ),
 ]
 Region = Annotated[
@@ -105,6 +115,7 @@ Region = Annotated[
         "--region",
         "-r",
         help="DashScope region: cn (Beijing, default), intl (Singapore), us (Virginia) [env QWEN_REGION].",
+        autocompletion=complete_region,
         rich_help_panel=BACKEND,
     ),
 ]

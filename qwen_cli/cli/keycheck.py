@@ -1,0 +1,130 @@
+"""Checking a key with a real request (``GET /models``), and finding the region it belongs to.
+
+DashScope keys are bound to a region: a Singapore key gets 401 "invalid key" in
+Beijing. Before calling a key invalid, try it once in each other region.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from qwen_cli.errors import AuthenticationError, PermissionDeniedError, QwenAPIError
+
+if TYPE_CHECKING:
+    from qwen_cli.config import Settings
+
+
+@dataclass
+class Target:
+    """Where to try a key: provider, region and base URL."""
+
+    provider: str
+    region: str
+    base_url: str
+    region_bound: bool  # the base URL is this region's (so other regions are worth a try)
+
+
+def target_for(s: Settings) -> Target:
+    """The target of resolved settings; region-bound unless the base URL is a custom one."""
+    from qwen_cli import config
+
+    bound = s.provider == "dashscope" and config.base_urls()[s.region][0].rstrip("/") == s.base_url
+    return Target(s.provider, s.region, s.base_url, bound)
+
+
+def list_models(
+    key: str, t: Target, s: Settings, *, cookie: str | None = None, retries: int | None = None
+) -> list[str]:
+    """The model ids ``GET /models`` returns with ``key``; raises the mapped error."""
+    from qwen_cli.client import Qwen
+
+    with Qwen(
+        key,
+        base_url=t.base_url,
+        region=t.region,
+        provider=t.provider,
+        cookie=cookie,
+        timeout=s.timeout,
+        connect_timeout=s.connect_timeout,
+        max_retries=s.max_retries if retries is None else retries,
+    ) as client:
+        return [m.id for m in client.models.list()]
+
+
+def is_refused(err: QwenAPIError) -> bool:
+    """A 401 "invalid key" (not a 403: that key is known, the account has a problem)."""
+    return isinstance(err, AuthenticationError) and not isinstance(err, PermissionDeniedError)
+
+
+@dataclass
+class Elsewhere:
+    """What trying a key in the other regions found."""
+
+    region: str | None = None  # where it works
+    base_url: str = ""
+    models: list[str] | None = None
+    refused: list[str] = field(default_factory=list)  # regions that answered 401 (or 403)
+    unreachable: list[str] = field(default_factory=list)  # regions that could not say
+
+
+def find_region(key: str, refused_in: str, s: Settings) -> Elsewhere:
+    """Try ``key`` once in every region but ``refused_in``, until one accepts it."""
+    from qwen_cli import config
+
+    out = Elsewhere(refused=[refused_in])
+    for region, (url, _source) in config.base_urls().items():
+        if region == refused_in:
+            continue
+        try:
+            models = list_models(key, Target("dashscope", region, url, True), s, retries=0)
+        except AuthenticationError:
+            out.refused.append(region)
+            continue
+        except QwenAPIError:
+            out.unreachable.append(region)
+            continue
+        out.region, out.base_url, out.models = region, url, models
+        break
+    return out
+
+
+def wrong_region_error(found: Elsewhere, region: str) -> AuthenticationError:
+    from qwen_cli.providers.dashscope import REGION_NAMES
+
+    assert found.region is not None
+    return AuthenticationError(
+        f"this key belongs to region {found.region} ({REGION_NAMES[found.region]}), "
+        f"not {region} ({REGION_NAMES[region]})",
+        code="wrong_region",
+        hint=(
+            f"switch with --region {found.region} (or QWEN_REGION={found.region}), "
+            f"or store it for that region: qwen auth login --region {found.region}"
+        ),
+    )
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def refused_error(err: QwenAPIError, found: Elsewhere | None) -> AuthenticationError:
+    """The key was refused where we asked, and no other region took it."""
+    from qwen_cli.config import REGION_CHOICES
+
+    if found is None:
+        where = "by the server"
+    else:
+        refused = [r for r in REGION_CHOICES if r in found.refused]
+        unreachable = [r for r in REGION_CHOICES if r in found.unreachable]
+        if not unreachable:
+            where = f"in every region ({', '.join(refused)})"
+        else:
+            where = f"in {_and(refused)} ({_and(unreachable)} could not be reached to try it)"
+    return AuthenticationError(
+        f"the key was refused {where}: {err.message}",
+        status_code=err.status_code,
+        code=err.code,
+        request_id=err.request_id,
+        hint="create or copy a key in the Model Studio console, then run `qwen auth login`",
+    )
