@@ -170,13 +170,19 @@ def resolve(
 
     from qwen_cli.providers import PROVIDERS
 
+    stored_all = credentials.load(cdir)
+    if "provider" not in s.sources:  # the provider saved by `qwen auth login --provider NAME`
+        saved = credentials.default_provider(stored_all)
+        if saved in PROVIDERS:
+            s.provider, s.sources["provider"] = saved, "credentials file"
     if s.provider not in PROVIDERS:
         raise ConfigError(
             f"unknown provider {s.provider!r} (from {s.source('provider')})",
             hint=f"use one of: {', '.join(PROVIDERS)}",
         )
 
-    stored = credentials.load(cdir).get(s.provider, {})
+    stored = stored_all.get(s.provider, {})
+    stored = stored if isinstance(stored, dict) else {}
     if s.provider == "dashscope":
         got = pick("api_key")
         if got:
@@ -186,6 +192,10 @@ def resolve(
             if "region" not in s.sources and stored.get("region"):
                 s.region, s.sources["region"] = stored["region"], "credentials file"
     else:
+        if "model" not in s.sources:
+            from qwen_cli.providers.qwen_web import WEB_DEFAULT_MODEL
+
+            s.model = WEB_DEFAULT_MODEL
         got = pick("web_token")
         if got:
             s.api_key, s.sources["api_key"] = str(got[0]), got[1]
