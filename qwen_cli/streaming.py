@@ -41,8 +41,13 @@ class StreamCore:
         self._reasoning = DeltaNormalizer()
 
     def feed(self, data: bytes) -> Iterator[ChatCompletionChunk]:
-        """Chunks in ``data``, each yielded before a later event in it can raise."""
+        """Chunks in ``data``, each yielded before a later event in it can raise.
+
+        Nothing after the end of the answer (``[DONE]``, a finished status) is read.
+        """
         for event in self._decoder.feed(data):
+            if self.acc.done:
+                return
             item = self.provider.parse_event(event)
             self.acc.done = self.acc.done or item.done
             if item.chunk is not None:
