@@ -216,12 +216,13 @@ def test_a_json_chat_completion_is_accepted_too(mode: str) -> None:
     assert create(mode, client()).content == "one"
 
 
+@MODES
 @respx.mock
-def test_finished_ends_the_stream_without_reading_on() -> None:
+def test_finished_ends_the_stream_without_reading_on(mode: str) -> None:
     after = json.dumps(unauthorized())  # would raise if it were read
     events = [*answer_events(["done"]), f"data: {after}\n\n"]
     respx.post(URL).mock(return_value=stream_of(*events))
-    _, final = collect("sync", client())
+    _, final = collect(mode, client())
     assert final.content == "done" and final.finish_reason == "stop"
 
 

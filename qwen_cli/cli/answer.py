@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from qwen_cli.cli.options import Ask
-from qwen_cli.errors import QwenAPIError
+from qwen_cli.errors import QwenAPIError, StreamInterruptedError
 
 if TYPE_CHECKING:
     from qwen_cli.client import Qwen
@@ -191,6 +191,10 @@ def _run(client: Qwen, req: ChatRequest, out: Output) -> Answer:
                 completion = client.chat.complete(req)
             except KeyboardInterrupt:
                 ans.interrupted = True
+            except StreamInterruptedError as err:  # a whole answer read from a stream (qwen-web)
+                ans.error, ans.content = err, err.partial
+                if show and err.partial:
+                    r.content(err.partial)
             else:
                 _absorb(ans, completion)
                 if show and completion.reasoning:
