@@ -36,10 +36,12 @@ def mask_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict
 
 
 def scrub(text: str, secrets: Iterable[str | None]) -> str:
-    """Replace every occurrence of each secret in ``text`` by its mask."""
-    for s in secrets:
-        if s and len(s) >= 6:
-            text = text.replace(s, mask(s))
+    """Replace every occurrence of each secret in ``text`` by its mask.
+
+    Longest first: a cookie that contains the token must be masked whole, not around it.
+    """
+    for s in sorted((s for s in secrets if s and len(s) >= 6), key=len, reverse=True):
+        text = text.replace(s, mask(s))
     return text
 
 

@@ -160,6 +160,25 @@ def test_debug_masks_token_and_cookie(run_cli, srv, creds) -> None:
     assert "Bearer ...cdef" in r.err and f"<{len(COOKIE)} characters, masked>" in r.err
 
 
+def test_errors_never_show_the_token_or_cookie(run_cli, srv, creds) -> None:
+    echoed = {
+        "success": False,
+        "data": {"code": "Unauthorized", "details": f"bad token {TOKEN} for {COOKIE}"},
+    }
+    srv.enqueue({"status": 401, "json": echoed})
+    r = run_cli(*web(srv, "hi"))
+    line, _ = one_error(r.err)
+    assert (
+        r.code == 3 and TOKEN not in r.err and "cli-cookie-value" not in r.err and "bad token ...cdef" in line
+    )
+
+
+def test_a_cookie_containing_the_token_is_masked_whole() -> None:
+    from qwen_cli.redact import scrub
+
+    assert "cli-cookie-value" not in scrub(f"cookie {COOKIE}", [TOKEN, COOKIE])
+
+
 # --------------------------------------------------------------------------- settings and login
 
 
