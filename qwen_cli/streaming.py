@@ -60,7 +60,11 @@ class StreamCore:
             self.acc.done = self.acc.done or item.done
             if item.chunk is not None:
                 yield self.apply(item.chunk)
-        if not self.acc.done and self.acc.finish_reason is None:
+        acc = self.acc
+        if not acc.done and acc.finish_reason is None:
+            if not self.provider.end_marker_required and (acc.content or acc.reasoning):
+                acc.done = True
+                return
             raise self.interrupted("the connection closed before the answer was complete")
 
     def apply(self, chunk: ChatCompletionChunk) -> ChatCompletionChunk:

@@ -71,7 +71,16 @@ class WebFile:
     size: int
 
     def image_part(self) -> ImagePart:
-        """The content part for a ``Message``; the provider sends it as ``{"type": "image"}``."""
+        """The content part for a ``Message``; the provider sends it as ``{"type": "image"}``.
+
+        Only images: the protocol has no block that carries a document (the library sends
+        ``{"type": "document"}`` with no data at all).
+        """
+        if not self.mime.startswith("image/"):
+            raise UsageError(
+                f"chat.qwen.ai can be asked about images only; {self.filename} is {self.mime}",
+                hint="use --provider dashscope for documents",
+            )
         return ImagePart(image_url=ImageURL(url=self.file_url))
 
 

@@ -91,6 +91,9 @@ def test_secrets_of_the_grant_are_masked(srv: FakeQwenWeb, caplog: pytest.LogCap
         wu.upload(c, b"%PDF-1.4", "doc.pdf", oss_endpoint=srv.oss_endpoint)
     grant = next(iter(srv.grants.values()))
     assert srv.requests[0]["json"]["filetype"] == "application"
+    pdf = wu.WebFile(grant["file_url"], grant["file_id"], "doc.pdf", "application/pdf", 8)
+    with pytest.raises(e.UsageError, match="images only"):
+        pdf.image_part()
     assert "PUT" in caplog.text and grant["security_token"] not in caplog.text
     assert COOKIE not in caplog.text and TOKEN not in caplog.text
     for secret in (grant["access_key_secret"], grant["security_token"]):

@@ -43,6 +43,9 @@ class Provider(Protocol):
     # True when the backend answers only in streams: a non-streamed answer is then the
     # stream accumulated by the client (chat.qwen.ai).
     always_streams: bool
+    # False when a body that ends cleanly (HTTP framing complete) after some answer is complete
+    # even without an end marker; a cut connection is an interrupted stream either way.
+    end_marker_required: bool
     # Why ``catalog()`` answers instead of the server, for ``qwen models``; None when it doesn't.
     catalog_note: str | None
 

@@ -31,6 +31,7 @@ USER_AGENT = f"qwen-cli/{__version__}"
 class DashScope:
     name = "dashscope"
     always_streams = False
+    end_marker_required = True
     catalog_note: str | None = None
 
     def __init__(self, *, base_url: str, api_key: str | None) -> None:

@@ -102,6 +102,9 @@ def clean_cookie(cookie: str | None) -> str:
 class QwenWeb:
     name = "qwen-web"
     always_streams = True
+    # The v1 terminator is unknown (protocol notes 3.2): `status: finished` and `[DONE]` end a
+    # stream, and so does a body that ends cleanly after some answer.
+    end_marker_required = False
     catalog_note: str | None = CATALOG_NOTE
 
     def __init__(self, *, base_url: str, token: str | None, cookie: str | None) -> None:
