@@ -72,9 +72,10 @@ def test_no_stream_and_json(run_cli, srv, creds) -> None:
     r = run_cli(*web(srv, "--no-stream", "--think", "hi"))
     assert r.code == 0 and r.out == "echo: hi\n"
     assert srv.requests[-1]["json"]["stream"] is True
-    r = run_cli(*web(srv, "--json", "--think", "hi"))
+    r = run_cli(*web(srv, "--json", "--think", "--search", "hi"))
     out = json.loads(r.out)
     assert out["content"] == "echo: hi" and out["reasoning"] == "Thinking about: hi"
+    assert [s["url"] for s in out["sources"]] == ["https://example.com/qwen", "https://example.org/llm"]
     assert out["usage"]["total_tokens"] > 0
 
 

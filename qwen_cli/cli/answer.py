@@ -68,6 +68,7 @@ class Answer:
     sources: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
+        extra = {"sources": self.sources} if self.sources else {}  # web search, when it ran
         return {
             "id": self.id,
             "model": self.model,
@@ -76,6 +77,7 @@ class Answer:
             "finish_reason": self.finish_reason,
             "usage": self.usage.model_dump(mode="json", exclude_none=True) if self.usage else None,
             "request_id": self.request_id,
+            **extra,
         }
 
 
