@@ -26,8 +26,8 @@ from qwen_cli.errors import (
     RateLimitError,
 )
 from qwen_cli.providers import get_provider
-from qwen_cli.providers.base import RequestSpec, request_id_from
-from qwen_cli.redact import mask_headers, scrub
+from qwen_cli.providers.base import MAX_RETRY_AFTER, RequestSpec, request_id_from
+from qwen_cli.redact import mask_headers, scrub_body
 from qwen_cli.streaming import AsyncChatStream, ChatStream, StreamCore
 from qwen_cli.types import (
     ChatCompletion,
@@ -49,7 +49,6 @@ DEFAULT_TIMEOUT = 120.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_MAX_RETRIES = 2
 MAX_BACKOFF = 20.0
-MAX_RETRY_AFTER = 60.0
 
 MessageLike = Message | dict[str, Any]
 ModelList = list[ModelInfo]
@@ -77,7 +76,11 @@ class Qwen:
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
     ) -> None:
-        if base_url is None:
+        if base_url is None and provider == "qwen-web":
+            from qwen_cli.providers.qwen_web import WEB_BASE_URL
+
+            base_url = WEB_BASE_URL
+        elif base_url is None:
             from qwen_cli.providers.dashscope import REGIONS
 
             base_url = REGIONS.get(region, REGIONS["cn"])
@@ -123,6 +126,7 @@ class Qwen:
             json=spec.json,
             files=spec.files,
             data=spec.data,
+            content=spec.content,
         )
         if log.isEnabledFor(logging.DEBUG):
             body = json.dumps(spec.json, ensure_ascii=False) if spec.json is not None else ""
@@ -160,7 +164,8 @@ class Qwen:
             return None
         retry_after = err.retry_after if isinstance(err, RateLimitError) else None
         if retry_after is not None:
-            return float(min(retry_after, MAX_RETRY_AFTER))
+            # A long wait (a daily quota) is not worth blocking for: fail and say when instead.
+            return None if retry_after > MAX_RETRY_AFTER else float(retry_after)
         backoff = min(self.retry_base_delay * 2**attempt, MAX_BACKOFF)
         return float(backoff * random.uniform(0.75, 1.25))
 
@@ -176,7 +181,7 @@ class Qwen:
     def _log_body(self, body: bytes) -> None:
         if log.isEnabledFor(logging.DEBUG):
             text = body[:2000].decode("utf-8", "replace")
-            log.debug("< body %s%s", scrub(text, (self.api_key,)), "..." if len(body) > 2000 else "")
+            log.debug("< body %s%s", scrub_body(text, (self.api_key,)), "..." if len(body) > 2000 else "")
 
     def _finish_error(self, err: QwenAPIError, attempts: int) -> QwenAPIError:
         if attempts > 1:
@@ -359,6 +364,9 @@ class Chat:
     def complete(self, req: ChatRequest) -> ChatCompletion:
         """A whole answer at once (``req.stream`` must be false)."""
         c = self._client
+        if c.provider.always_streams:  # the wire streams anyway: accumulate it
+            with self.stream(req.model_copy(update={"stream": True})) as s:
+                return s.until_done()
         response = c.send(c.provider.chat_request(req))
         return _with_request_id(c.provider.parse_completion(_json_or_text(response)), _rid(response))
 
@@ -389,6 +397,9 @@ class Chat:
 
     async def acomplete(self, req: ChatRequest) -> ChatCompletion:
         c = self._client
+        if c.provider.always_streams:
+            async with await self.astream(req.model_copy(update={"stream": True})) as s:
+                return await s.until_done()
         response = await c.asend(c.provider.chat_request(req))
         return _with_request_id(c.provider.parse_completion(_json_or_text(response)), _rid(response))
 
@@ -444,15 +455,25 @@ class Completions:
 
 
 class Models:
-    """``client.models.list()``: the models the key can use."""
+    """``client.models.list()``: the models the key can use.
+
+    A provider without a model-list call answers from its catalogue, without a request;
+    ``client.provider.catalog_note`` then says so.
+    """
 
     def __init__(self, client: Qwen) -> None:
         self._client = client
 
     def list(self) -> ModelList:
         c = self._client
+        known = c.provider.catalog()
+        if known is not None:
+            return known
         return c.provider.parse_models(c.request_json(c.provider.models_request()))
 
     async def alist(self) -> ModelList:
         c = self._client
+        known = c.provider.catalog()
+        if known is not None:
+            return known
         return c.provider.parse_models(await c.arequest_json(c.provider.models_request()))

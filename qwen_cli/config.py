@@ -225,6 +225,11 @@ def resolve(
 
     from qwen_cli.providers import PROVIDERS
 
+    stored_all = credentials.load(cdir)
+    if "provider" not in s.sources:  # the provider saved by `qwen auth login --provider NAME`
+        saved = credentials.default_provider(stored_all)
+        if saved in PROVIDERS:
+            s.provider, s.sources["provider"] = saved, "credentials file"
     if s.provider not in PROVIDERS:
         raise ConfigError(
             f"unknown provider {s.provider!r} (from {s.source('provider')})",
@@ -232,7 +237,7 @@ def resolve(
         )
 
     s.warnings.extend(credentials.check(cdir))
-    stored = credentials.load(cdir).get(s.provider, {})
+    stored = stored_all.get(s.provider, {})
     if not isinstance(stored, dict):
         stored = {}
 
@@ -254,6 +259,10 @@ def resolve(
             if got_key[1] == "credentials file" and "region" not in s.sources and stored.get("region"):
                 s.region, s.sources["region"] = stored["region"], "credentials file"
     else:
+        if "model" not in s.sources:
+            from qwen_cli.providers.qwen_web import WEB_DEFAULT_MODEL
+
+            s.model = WEB_DEFAULT_MODEL
         got_key = secret("web_token", "token")
         if got_key:
             s.api_key, s.sources["api_key"] = got_key

@@ -140,6 +140,26 @@ def save(config_dir: Path, data: dict[str, Any]) -> Path:
     return path
 
 
+def default_provider(data: dict[str, Any]) -> str | None:
+    """The provider whose entry is marked ``"default": true`` (the last one logged in to)."""
+    for name, entry in data.items():
+        if isinstance(entry, dict) and entry.get("default") is True:
+            return name
+    return None
+
+
+def with_default(data: dict[str, Any], provider: str) -> dict[str, Any]:
+    """``data`` with ``provider``'s entry marked default and every other entry unmarked."""
+    out: dict[str, Any] = {}
+    for name, entry in data.items():
+        if isinstance(entry, dict):
+            entry = {k: v for k, v in entry.items() if k != "default"}
+            if name == provider:
+                entry["default"] = True
+        out[name] = entry
+    return out
+
+
 def update(config_dir: Path, provider: str, values: dict[str, Any]) -> Path:
     """Replace one provider's entry, keeping the others."""
     data = load(config_dir)

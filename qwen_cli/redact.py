@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 SECRET_HEADERS = frozenset(
@@ -36,10 +37,12 @@ def mask_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict
 
 
 def scrub(text: str, secrets: Iterable[str | None]) -> str:
-    """Replace every occurrence of each secret in ``text`` by its mask (longest first)."""
-    for s in sorted((s for s in secrets if s), key=len, reverse=True):
-        if s and len(s) >= 6:
-            text = text.replace(s, mask(s))
+    """Replace every occurrence of each secret in ``text`` by its mask.
+
+    Longest first: a cookie that contains the token must be masked whole, not around it.
+    """
+    for s in sorted((s for s in secrets if s and len(s) >= 6), key=len, reverse=True):
+        text = text.replace(s, mask(s))
     return text
 
 
@@ -56,3 +59,16 @@ def register_secret(secret: str | None) -> None:
 
 def scrub_known(text: str) -> str:
     return scrub(text, _KNOWN)
+
+
+_SECRET_FIELD = re.compile(
+    r'("[A-Za-z_\-]*(?:secret|token|password|passwd|cookie|signature|api_?key|access_?key)[A-Za-z_\-]*"'
+    r'\s*:\s*")([^"\\]*(?:\\.[^"\\]*)*)(")',
+    re.IGNORECASE,
+)
+
+
+def scrub_body(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """A logged body with secret-looking JSON fields and every known secret masked."""
+    text = _SECRET_FIELD.sub(lambda m: m.group(1) + mask(m.group(2)) + m.group(3), text)
+    return scrub(text, [*secrets, *_KNOWN])

@@ -41,8 +41,13 @@ class StreamCore:
         self._reasoning = DeltaNormalizer()
 
     def feed(self, data: bytes) -> Iterator[ChatCompletionChunk]:
-        """Chunks in ``data``, each yielded before a later event in it can raise."""
+        """Chunks in ``data``, each yielded before a later event in it can raise.
+
+        Nothing after the end of the answer (``[DONE]``, a finished status) is read.
+        """
         for event in self._decoder.feed(data):
+            if self.acc.done:
+                return
             item = self.provider.parse_event(event)
             self.acc.done = self.acc.done or item.done
             if item.chunk is not None:
@@ -55,7 +60,11 @@ class StreamCore:
             self.acc.done = self.acc.done or item.done
             if item.chunk is not None:
                 yield self.apply(item.chunk)
-        if not self.acc.done and self.acc.finish_reason is None:
+        acc = self.acc
+        if not acc.done and acc.finish_reason is None:
+            if not self.provider.end_marker_required and (acc.content or acc.reasoning):
+                acc.done = True
+                return
             raise self.interrupted("the connection closed before the answer was complete")
 
     def apply(self, chunk: ChatCompletionChunk) -> ChatCompletionChunk:
@@ -65,7 +74,11 @@ class StreamCore:
         if chunk.usage is not None:
             acc.usage = chunk.usage.model_dump(mode="json", exclude_none=True)
         if chunk.sources:
-            acc.sources.extend(s.model_dump(mode="json", exclude_none=True) for s in chunk.sources)
+            seen = {s.get("url") for s in acc.sources if s.get("url")}
+            for src in chunk.sources:
+                if src.url is None or src.url not in seen:
+                    acc.sources.append(src.model_dump(mode="json", exclude_none=True))
+                    seen.add(src.url)
         for choice in chunk.choices[:1]:
             d = choice.delta
             if d.reasoning_content:
@@ -122,6 +135,17 @@ def _is_json(response: httpx.Response) -> bool:
     return "json" in ctype and "event-stream" not in ctype
 
 
+def _is_html(response: httpx.Response) -> bool:
+    """A web page instead of a stream: a captcha, a login or a proxy's error page sent with 2xx."""
+    ctype: str = response.headers.get("content-type", "")
+    return ctype.lower().startswith("text/html")
+
+
+def _page_error(core: StreamCore, response: httpx.Response) -> QwenAPIError:
+    headers = {k.lower(): v for k, v in response.headers.items()}
+    return core.provider.error_from_response(response.status_code, response.content, headers)
+
+
 def _transport_error(core: StreamCore, exc: Exception) -> StreamInterruptedError:
     name = type(exc).__name__
     detail = str(exc) or name
@@ -160,8 +184,13 @@ class ChatStream(_StreamBase):
                 self.response.read()
                 yield from self._from_json(self.response.json())
                 return
+            if _is_html(self.response):
+                self.response.read()
+                raise _page_error(core, self.response)
             for data in self.response.iter_bytes():
                 yield from core.feed(data)
+                if core.acc.done:  # the server said so: stop reading even if it keeps the line open
+                    return
             yield from core.end()
         except httpx.TransportError as exc:
             raise _transport_error(core, exc) from exc
@@ -206,9 +235,14 @@ class AsyncChatStream(_StreamBase):
                     yield core.apply(ch)
                 core.acc.done = True
                 return
+            if _is_html(self.response):
+                await self.response.aread()
+                raise _page_error(core, self.response)
             async for data in self.response.aiter_bytes():
                 for ch in core.feed(data):
                     yield ch
+                if core.acc.done:
+                    return
             for ch in core.end():
                 yield ch
         except httpx.TransportError as exc:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +36,16 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # Never sleep for real between retries.
     monkeypatch.setattr("qwen_cli.client.random.uniform", lambda a, b: 0.0)
     return home
+
+
+@pytest.fixture(autouse=True)
+def reset_logging() -> Iterator[None]:
+    """`--debug` run in-process adds a handler bound to this test's captured stderr: drop it after."""
+    log = logging.getLogger("qwen_cli")
+    handlers, level = list(log.handlers), log.level
+    yield
+    log.handlers[:] = handlers
+    log.setLevel(level)
 
 
 class _Stdin(io.TextIOWrapper):

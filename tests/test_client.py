@@ -508,3 +508,16 @@ def test_every_error_is_a_qwen_api_error() -> None:
         e.StreamInterruptedError,
     ):
         assert issubclass(cls, QwenAPIError)
+
+
+def test_body_log_masks_secret_fields() -> None:
+    from qwen_cli.redact import scrub_body
+
+    body = (
+        '{"access_key_id":"STS.abc","access_key_secret":"s3cr3t-value-123",'
+        '"security_token":"CAIS-long-token-value","file_url":"https://x/y","Signature":"c2lnbmF0dXJlLXZhbHVl"}'
+    )
+    out = scrub_body(body)
+    for secret in ("s3cr3t-value-123", "CAIS-long-token-value", "c2lnbmF0dXJlLXZhbHVl"):
+        assert secret not in out
+    assert '"file_url":"https://x/y"' in out

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from qwen_cli.cli.options import Ask
-from qwen_cli.errors import QwenAPIError
+from qwen_cli.errors import QwenAPIError, StreamInterruptedError
 
 if TYPE_CHECKING:
     from qwen_cli.client import Qwen
@@ -68,6 +68,7 @@ class Answer:
     sources: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
+        extra = {"sources": self.sources} if self.sources else {}  # web search, when it ran
         return {
             "id": self.id,
             "model": self.model,
@@ -76,6 +77,7 @@ class Answer:
             "finish_reason": self.finish_reason,
             "usage": self.usage.model_dump(mode="json", exclude_none=True) if self.usage else None,
             "request_id": self.request_id,
+            **extra,
         }
 
 
@@ -223,6 +225,10 @@ def _run(client: Qwen, req: ChatRequest, out: Output) -> Answer:
                 completion = client.chat.complete(req)
             except KeyboardInterrupt:
                 ans.interrupted = True
+            except StreamInterruptedError as err:  # a whole answer read from a stream (qwen-web)
+                ans.error, ans.content = err, err.partial
+                if show and err.partial:
+                    r.content(err.partial)
             else:
                 _absorb(ans, completion)
                 if show and completion.reasoning:

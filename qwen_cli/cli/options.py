@@ -123,7 +123,10 @@ BaseURL = Annotated[
     Optional[str],
     typer.Option(
         "--base-url",
-        help="Any OpenAI-compatible base URL, e.g. http://localhost:8000/v1 [env QWEN_BASE_URL].",
+        help=(
+            "Any OpenAI-compatible base URL, e.g. http://localhost:8000/v1; for qwen-web the site's "
+            "root [env QWEN_BASE_URL]."
+        ),
         rich_help_panel=BACKEND,
     ),
 ]

@@ -22,6 +22,7 @@ class RequestSpec:
     params: dict[str, str] | None = None
     files: dict[str, tuple[str, bytes | BinaryIO, str]] | None = None  # name, content, mime
     data: dict[str, str] | None = None
+    content: bytes | None = None  # a raw body, e.g. an object-storage PUT
 
 
 @dataclass
@@ -32,9 +33,21 @@ class StreamItem:
     done: bool = False
 
 
+# Waits longer than this are not worth a retry: the error says when to try again instead.
+MAX_RETRY_AFTER = 60.0
+
+
 class Provider(Protocol):
     name: str
     base_url: str
+    # True when the backend answers only in streams: a non-streamed answer is then the
+    # stream accumulated by the client (chat.qwen.ai).
+    always_streams: bool
+    # False when a body that ends cleanly (HTTP framing complete) after some answer is complete
+    # even without an end marker; a cut connection is an interrupted stream either way.
+    end_marker_required: bool
+    # Why ``catalog()`` answers instead of the server, for ``qwen models``; None when it doesn't.
+    catalog_note: str | None
 
     def chat_request(self, req: ChatRequest) -> RequestSpec: ...
 
@@ -51,6 +64,10 @@ class Provider(Protocol):
     def models_request(self) -> RequestSpec: ...
 
     def parse_models(self, body: Any) -> list[ModelInfo]: ...
+
+    def catalog(self) -> list[ModelInfo] | None:
+        """The models known without asking the server, or ``None``: ask it (``models_request``)."""
+        ...
 
 
 def retry_after_seconds(headers: dict[str, str]) -> float | None:

@@ -30,6 +30,9 @@ USER_AGENT = f"qwen-cli/{__version__}"
 
 class DashScope:
     name = "dashscope"
+    always_streams = False
+    end_marker_required = True
+    catalog_note: str | None = None
 
     def __init__(self, *, base_url: str, api_key: str | None) -> None:
         self.base_url = base_url.rstrip("/")
@@ -90,6 +93,9 @@ class DashScope:
     def parse_models(self, body: Any) -> list[ModelInfo]:
         data = body.get("data", []) if isinstance(body, dict) else []
         return [ModelInfo.model_validate(m) for m in data if isinstance(m, dict) and "id" in m]
+
+    def catalog(self) -> list[ModelInfo] | None:
+        return None  # the server lists the models the key can use
 
 
 def chat_body(req: ChatRequest) -> dict[str, Any]:
