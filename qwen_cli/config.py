@@ -278,10 +278,10 @@ def resolve(
     got = pick("base_url")
     if got:
         s.base_url, s.sources["base_url"] = str(got[0]).rstrip("/"), got[1]
+    elif stored.get("base_url") and (s.provider != "dashscope" or s.source("region") == "credentials file"):
+        s.base_url, s.sources["base_url"] = str(stored["base_url"]), "credentials file"
     elif s.provider == "qwen-web":
         s.base_url = "https://chat.qwen.ai"
-    elif stored.get("base_url") and s.sources.get("region") == "credentials file":
-        s.base_url, s.sources["base_url"] = stored["base_url"], "credentials file"
     else:
         s.base_url, s.sources["base_url"] = region_base_url(s.region, env, dotenv, cfile)
     return s

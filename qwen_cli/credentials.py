@@ -160,11 +160,11 @@ def with_default(data: dict[str, Any], provider: str) -> dict[str, Any]:
     return out
 
 
-def update(config_dir: Path, provider: str, values: dict[str, Any]) -> Path:
-    """Replace one provider's entry, keeping the others."""
+def update(config_dir: Path, provider: str, values: dict[str, Any], *, make_default: bool = True) -> Path:
+    """Replace one provider's entry, keeping the others; the last login becomes the default."""
     data = load(config_dir)
     data[provider] = values
-    return save(config_dir, data)
+    return save(config_dir, with_default(data, provider) if make_default else data)
 
 
 def remove(config_dir: Path, provider: str | None = None) -> list[str]:

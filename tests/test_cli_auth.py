@@ -66,7 +66,7 @@ def test_login_with_key_on_stdin(run_cli, regions: Regions) -> None:
     assert r.out == ""
     assert "Logged in to dashscope, region intl (Singapore), key sk-...3333" in r.err
     assert "checked: 7 models available" in r.err
-    assert stored() == {"dashscope": {"api_key": INTL, "region": "intl"}}
+    assert stored() == {"dashscope": {"api_key": INTL, "region": "intl", "default": True}}
     (req,) = regions.requests("intl")
     assert (req["method"], req["path"]) == ("GET", "/compatible-mode/v1/models")
     assert req["headers"]["authorization"] == f"Bearer {INTL}"
@@ -89,7 +89,7 @@ def test_login_with_hidden_prompt_asks_region_then_key(run_tty, regions: Regions
     assert r.code == 0, r.err
     assert prompts == ["API key (input is hidden): "]
     assert r.err.startswith("Region (cn = China (Beijing), intl = Singapore, us = US (Virginia)) [cn]: ")
-    assert stored()["dashscope"] == {"api_key": US, "region": "us"}
+    assert stored()["dashscope"] == {"api_key": US, "region": "us", "default": True}
     assert r.out == ""
     assert_no_key(r)
 
@@ -174,7 +174,7 @@ def test_region_found_when_not_given(run_cli, regions: Regions) -> None:
     assert (
         "refused in cn (China (Beijing)) but works in us (US (Virginia)): storing it for region us" in r.err
     )
-    assert stored()["dashscope"] == {"api_key": US, "region": "us"}
+    assert stored()["dashscope"] == {"api_key": US, "region": "us", "default": True}
     assert regions.count() == {"cn": 1, "intl": 1, "us": 1}
 
 
@@ -195,7 +195,7 @@ def test_no_verify_stores_without_a_request(run_cli, regions: Regions) -> None:
     assert r.code == 0, r.err
     assert "not checked (--no-verify)" in r.err
     assert regions.count() == {"cn": 0, "intl": 0, "us": 0}
-    assert stored()["dashscope"] == {"api_key": CN, "region": "intl"}
+    assert stored()["dashscope"] == {"api_key": CN, "region": "intl", "default": True}
 
 
 def test_network_failure_stores_nothing(run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -214,7 +214,7 @@ def test_login_keeps_other_providers_and_custom_base_url(run_cli, regions: Regio
     assert r.code == 0, r.err
     assert stored() == {
         "qwen-web": {"token": "tok-test-1234567", "cookie": "a=b; c=d"},
-        "dashscope": {"api_key": US, "region": "cn", "base_url": url},
+        "dashscope": {"api_key": US, "region": "cn", "base_url": url, "default": True},
     }
     s = config.resolve()
     assert (s.api_key, s.base_url, s.source("base_url")) == (US, url, "credentials file")

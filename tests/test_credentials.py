@@ -148,11 +148,11 @@ def test_update_and_remove_by_provider(tmp_path: Path) -> None:
     credentials.save(d, {"qwen-web": {"token": "t-1234567", "cookie": "a=1"}})
     credentials.update(d, "dashscope", NEW["dashscope"])
     assert json.loads(credentials.path_in(d).read_text()) == {
-        **NEW,
+        "dashscope": {**NEW["dashscope"], "default": True},  # the last login is the default provider
         "qwen-web": {"token": "t-1234567", "cookie": "a=1"},
     }
     assert credentials.remove(d, "qwen-web") == ["qwen-web"]
-    assert credentials.load(d) == NEW
+    assert credentials.load(d) == {"dashscope": {**NEW["dashscope"], "default": True}}
     assert credentials.remove(d, "qwen-web") == []
     assert credentials.remove(d, "dashscope") == ["dashscope"]
     assert not credentials.path_in(d).exists()

@@ -83,7 +83,10 @@ def _read_secrets(provider: str, with_stdin: bool) -> dict[str, str]:
             names = " and ".join(label for _, label in fields)
             raise UsageError(
                 f"expected the {names} on stdin, one per line; got {len(lines)} non-empty lines",
-                hint="pipe exactly that, e.g. `pass show dashscope | qwen auth login --with-key-stdin`",
+                hint="pipe exactly that, e.g. `pass show dashscope | qwen auth login --with-key-stdin`"
+                if provider == "dashscope"
+                else f'pipe the token, then the cookie: `printf \'%s\\n%s\\n\' "$TOKEN" "$COOKIE" | '
+                f"qwen auth login --provider {provider} --with-key-stdin`",
             )
         raw = dict(zip((name for name, _ in fields), lines, strict=True))
         source = "stdin"
@@ -153,6 +156,10 @@ def login(
     chosen_region = s.region
     if dashscope and region is None and interactive:
         chosen_region = _ask_region(s.region)
+    if not dashscope and interactive:
+        from qwen_cli.cli.web_login import HOW_TO
+
+        _say(HOW_TO.rstrip())
     secrets = _read_secrets(s.provider, with_key_stdin)
     key = secrets.get("api_key") or secrets.get("token") or ""
     if base_url:
@@ -163,7 +170,8 @@ def login(
         target = keycheck.Target(s.provider, chosen_region, s.base_url, False)
 
     models: list[str] | None = None
-    if not no_verify:
+    verifiable = keycheck.can_verify(s.provider)
+    if not no_verify and verifiable:
         try:
             models = keycheck.list_models(key, target, s, cookie=secrets.get("cookie"))
         except QwenAPIError as err:
@@ -195,7 +203,12 @@ def login(
         modelcache.save(cache, s.provider, target.base_url, models)
 
     where = f"region {target.region} ({REGION_NAMES[target.region]})" if dashscope else target.base_url
-    checked = "not checked (--no-verify)" if models is None else f"checked: {len(models)} models available"
+    if models is not None:
+        checked = f"checked: {len(models)} models available"
+    elif not verifiable:
+        checked = f"not checked ({keycheck.NO_CHECK}; your first question will tell)"
+    else:
+        checked = "not checked (--no-verify)"
     _say(f"Logged in to {s.provider}, {where}, key {mask(key)}; {checked}.")
     _say(f"Stored in {path} (readable only by you).")
     env_source = s.source("api_key")
@@ -270,8 +283,13 @@ def status(
         raise AuthenticationError(
             "not logged in: no API key" if s.provider == "dashscope" else "not logged in",
             code="missing_api_key",
-            hint="run `qwen auth login`, or set DASHSCOPE_API_KEY",
+            hint="run `qwen auth login`, or set DASHSCOPE_API_KEY"
+            if s.provider == "dashscope"
+            else f"run `qwen auth login --provider {s.provider}`, or set QWEN_AUTH_TOKEN and QWEN_COOKIE",
         )
+    if not keycheck.can_verify(s.provider):
+        sys.stdout.write(f"{'check':<{width}}  not possible: {keycheck.NO_CHECK}\n")
+        return
     if offline:
         sys.stdout.write(f"{'check':<{width}}  skipped (--offline)\n")
         return

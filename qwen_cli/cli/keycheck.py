@@ -52,6 +52,16 @@ def list_models(
         return [m.id for m in client.models.list()]
 
 
+def can_verify(provider: str) -> bool:
+    """Whether the provider can check a key without asking the model anything."""
+    from qwen_cli.providers import get_provider
+
+    return get_provider(provider, base_url="http://check.invalid", api_key=None).catalog() is None
+
+
+NO_CHECK = "chat.qwen.ai has no endpoint that checks a token without asking a question"
+
+
 def is_refused(err: QwenAPIError) -> bool:
     """A 401 "invalid key" (not a 403: that key is known, the account has a problem)."""
     return isinstance(err, AuthenticationError) and not isinstance(err, PermissionDeniedError)

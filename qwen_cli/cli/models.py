@@ -48,8 +48,18 @@ def get_list(s: Settings, *, refresh: bool = False, offline: bool = False) -> Mo
     cache of any age or the catalogue, marked stale. Authentication errors are raised."""
     from qwen_cli import config, modelcache
     from qwen_cli.cli.answer import client_for
+    from qwen_cli.providers import get_provider
     from qwen_cli.redact import scrub_known
 
+    provider = get_provider(s.provider, base_url=s.base_url, api_key=None)
+    listed = provider.catalog()
+    if listed is not None:  # no model-list call: the provider's own catalogue, nothing fetched
+        return modelcache.ModelList(
+            ids=[m.id for m in listed],
+            source="provider",
+            base_url=s.base_url,
+            extra={"note": provider.catalog_note, "provider": s.provider},
+        )
     cache = config.cache_dir()
     if offline:
         got = modelcache.load(cache, s.provider, s.base_url, max_age=None) or _catalogue(s)
@@ -86,6 +96,8 @@ def describe(ml: ModelList) -> str:
 
     if ml.source == "catalogue":
         return f"the catalogue shipped with qwen {__version__} (not your account's list)"
+    if ml.source == "provider":
+        return f"the {ml.extra.get('provider')} catalogue ({ml.extra.get('note')})"
     age = _ago(ml.age() or 0.0)
     if ml.source == "cache":
         return f"the cache, fetched {age} from {ml.base_url}/models"

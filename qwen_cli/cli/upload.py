@@ -140,13 +140,15 @@ def _question(text: str) -> str:
 def _settings(ask: o.Ask) -> Settings:
     from qwen_cli.cli import answer
 
-    settings = answer.settings_for(ask)
+    return answer.settings_for(ask)
+
+
+def _dashscope_only(settings: Settings, what: str) -> None:
     if settings.provider != "dashscope":
         raise UsageError(
-            f"qwen upload works with the dashscope provider, not {settings.provider}",
-            hint="use --provider dashscope: the Files API and the temporary upload are DashScope's",
+            f"{what} works with the dashscope provider, not {settings.provider}",
+            hint="use --provider dashscope: the Files API is DashScope's",
         )
-    return settings
 
 
 def _files_api(settings: Settings) -> Files:
@@ -162,6 +164,12 @@ def _run(ask: o.Ask, atts: list[Attachment], question: str | None, via_oss: bool
     from qwen_cli.cli.progress import UploadProgress
 
     settings = _settings(ask)
+    if settings.provider == "qwen-web":
+        from qwen_cli.cli import upload_web
+
+        upload_web.run(ask, atts, question, settings)
+        return
+    _dashscope_only(settings, "qwen upload")
     images = [a for a in atts if a.is_image]
     image_model = ask.model or settings.vision_model
     model = image_model if images else (ask.model or catalog.DEFAULT_DOCUMENT_MODEL)
@@ -248,6 +256,7 @@ def _notice(text: str, color: bool) -> None:
 
 def _manage(ask: o.Ask, list_files: bool, delete: list[str]) -> None:
     settings = _settings(ask)
+    _dashscope_only(settings, "qwen upload --list" if list_files else "qwen upload --delete")
     files_api = _files_api(settings)
     with files_api.client:
         if list_files:
