@@ -130,6 +130,14 @@ def chunks_from_completion(c: ChatCompletion) -> list[ChatCompletionChunk]:
     ]
 
 
+def json_or_text(response: httpx.Response) -> Any:
+    """A read response's JSON, or its text when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
 def _is_json(response: httpx.Response) -> bool:
     ctype = response.headers.get("content-type", "")
     return "json" in ctype and "event-stream" not in ctype
