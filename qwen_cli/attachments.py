@@ -7,11 +7,12 @@ The pure half of ``qwen upload`` and of ``/attach`` in ``qwen chat``; no printin
   we cannot send, an image with a side of 10 px or less, an image too large for the
   temporary upload, a document over the Files API limit.
 * :func:`check_model` refuses a text-only model for images and a non-document model for
-  documents; :func:`plan` decides how each file travels (``inline`` data URL, ``oss``
-  temporary upload, ``file`` Files API).
+  documents (:func:`model_for` names the model to use instead); :func:`plan` decides how
+  each file travels (``inline`` data URL, ``oss`` temporary upload, ``file`` Files API).
 * Once uploaded (``qwen_cli.uploads``), each file is a :class:`Sent`; :func:`compose` turns
   the question and the sent files into the messages and headers of one chat request, and
-  :meth:`Sent.record` is what a conversation store keeps (a reference, never the bytes).
+  :meth:`Sent.record` is what a conversation store keeps (a reference, never the bytes);
+  :func:`restore` turns a record back into a :class:`Sent` for a later turn of a chat.
 
 Limits. DashScope takes a request body of about 10 MB; base64 grows data by 4/3, so images
 go inline only while their raw bytes add up to at most :data:`INLINE_LIMIT` (7 MB, 9.3 MB
@@ -27,7 +28,7 @@ import codecs
 import hashlib
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -42,10 +43,11 @@ OSS_LIMIT = 100 * MB
 DOCUMENT_LIMIT = 150 * MB
 MIN_SIDE = 10  # both sides must be larger than this
 OSS_HEADER = "X-DashScope-OssResourceResolve"
+OSS_LIFETIME = 48 * 3600  # seconds an oss:// URL of the temporary upload stays valid
 _CHUNK = 1 << 20
 
 Via = Literal["inline", "oss", "file"]
-_TYPES_HINT = f"qwen upload sends images ({filetypes.IMAGE_NAMES}) and documents ({filetypes.DOCUMENT_NAMES})"
+_TYPES_HINT = f"send images ({filetypes.IMAGE_NAMES}) or documents ({filetypes.DOCUMENT_NAMES})"
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,8 @@ class Attachment:
 
     def describe(self) -> str:
         dims = f", {self.width}x{self.height} px" if self.width else ""
-        return f"{self.shown} ({filetypes.TYPES[self.type].label}, {human_size(self.size)}{dims})"
+        ftype = filetypes.TYPES.get(self.type)
+        return f"{self.shown} ({ftype.label if ftype else self.mime}, {human_size(self.size)}{dims})"
 
 
 def human_size(n: int) -> str:
@@ -109,7 +112,7 @@ def inspect(path: str | os.PathLike[str]) -> Attachment:
     if stat.S_ISDIR(st.st_mode):
         raise UsageError(
             f"{shown} is a directory, not a file",
-            hint=f"name the files inside it, e.g. qwen upload {shown.rstrip('/')}/*.png",
+            hint=f"name the files inside it, e.g. {shown.rstrip('/')}/*.png",
         )
     if not stat.S_ISREG(st.st_mode):
         raise UsageError(f"{shown} is not a regular file", hint="give the path of a file on disk")
@@ -210,8 +213,8 @@ def _digest(f: Any, shown: str, ftype: filetypes.FileType) -> str:
     return h.hexdigest()
 
 
-def check_model(model: str, attachments: Sequence[Attachment], *, vision_model: str = "qwen-vl-max") -> None:
-    """Refuse a model that cannot take these files (unknown models are given the benefit of doubt)."""
+def check_together(attachments: Sequence[Attachment]) -> None:
+    """Refuse images and documents in one question: they go to different models."""
     images = [a for a in attachments if a.is_image]
     docs = [a for a in attachments if not a.is_image]
     if images and docs:
@@ -219,18 +222,39 @@ def check_model(model: str, attachments: Sequence[Attachment], *, vision_model: 
             f"cannot ask about images ({images[0].shown}) and documents ({docs[0].shown}) together",
             hint="ask about them in two commands: images go to a vision model, documents to qwen-long",
         )
+
+
+def model_for(
+    model: str, attachments: Sequence[Attachment], *, vision_model: str = "qwen-vl-max"
+) -> str | None:
+    """``None`` when ``model`` can take these files, else the model to use instead.
+
+    Unknown models are given the benefit of the doubt.
+    """
     spec = catalog.lookup(model)
     if not spec.known:
+        return None
+    if any(a.is_image for a in attachments) and not spec.vision:
+        return vision_model
+    if any(not a.is_image for a in attachments) and not spec.documents:
+        return catalog.DEFAULT_DOCUMENT_MODEL
+    return None
+
+
+def check_model(
+    model: str, attachments: Sequence[Attachment], *, vision_model: str = "qwen-vl-max", switch: str = "-m"
+) -> None:
+    """Refuse a model that cannot take these files; ``switch`` is how the hint says to change it."""
+    check_together(attachments)
+    other = model_for(model, attachments, vision_model=vision_model)
+    if other is None:
         return
-    if images and not spec.vision:
+    if any(a.is_image for a in attachments):
         raise UsageError(
             f"{model} cannot see images",
-            hint=f"use a vision model: -m {vision_model} (QWEN_VISION_MODEL sets the default)",
+            hint=f"use a vision model: {switch} {vision_model} (QWEN_VISION_MODEL sets the default)",
         )
-    if docs and not spec.documents:
-        raise UsageError(
-            f"{model} cannot read uploaded documents", hint=f"use -m {catalog.DEFAULT_DOCUMENT_MODEL}"
-        )
+    raise UsageError(f"{model} cannot read uploaded documents", hint=f"use {switch} {other}")
 
 
 def plan(
@@ -323,6 +347,39 @@ def inline(attachment: Attachment) -> Sent:
     return Sent(attachment, "inline", url=url)
 
 
+def restore(record: Mapping[str, Any]) -> Sent:
+    """A :class:`Sent` back from what :meth:`Sent.record` gave (or an older, sparser record).
+
+    An inline image comes back without its ``data:`` URL (records never keep one): read it
+    again with :func:`inline`, which also checks that the file is still the same.
+    """
+    mime = str(record["mime"])
+    ftype = filetypes.TYPES.get(str(record.get("type") or "")) or next(
+        (t for t in filetypes.TYPES.values() if t.mime == mime), None
+    )
+    kind = record.get("kind") or (
+        ftype.kind if ftype else "image" if mime.startswith("image/") else "document"
+    )
+    url = record.get("url") or None
+    file_id = record.get("file_id") or None
+    via: Via = "file" if file_id else "oss" if url else "inline"
+    if record.get("via") in ("inline", "oss", "file"):
+        via = record["via"]
+    path = Path(str(record["path"]))
+    att = Attachment(
+        path=path,
+        shown=str(path),
+        kind="image" if kind == "image" else "document",
+        type=ftype.name if ftype else "",
+        mime=mime,
+        size=int(record["size"]),
+        sha256=str(record["sha256"]),
+        width=record.get("width"),
+        height=record.get("height"),
+    )
+    return Sent(att, via, url=url if via == "oss" else None, file_id=file_id, model=record.get("model"))
+
+
 def user_message(text: str, sent: Sequence[Sent]) -> Message:
     """The user's message: image parts first, then the question (a plain string without images)."""
     images = [s for s in sent if s.attachment.is_image and s.url]
@@ -342,6 +399,15 @@ def file_system_message(sent: Sequence[Sent]) -> Message | None:
 def request_headers(sent: Sequence[Sent]) -> dict[str, str]:
     """``X-DashScope-OssResourceResolve: enable`` when any image is an ``oss://`` URL."""
     return {OSS_HEADER: "enable"} if any(s.via == "oss" for s in sent) else {}
+
+
+def headers_for(messages: Sequence[Message]) -> dict[str, str]:
+    """The same, for the messages of a whole request (a chat resends earlier images)."""
+    for m in messages:
+        for part in m.content if isinstance(m.content, list) else []:
+            if isinstance(part, ImagePart) and part.image_url.url.startswith("oss://"):
+                return {OSS_HEADER: "enable"}
+    return {}
 
 
 def compose(

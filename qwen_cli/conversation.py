@@ -3,7 +3,8 @@
 A turn sends the system prompt, the earlier turns (user message and answer text, never the
 reasoning) and the new message. When that would not fit in ``context - room for the
 answer`` tokens, the oldest turns are left out, never the system prompt or the new message,
-and :class:`Plan` says how many.
+and :class:`Plan` says how many. Messages that must go with every turn (qwen-long's
+``fileid://`` system message) follow the system prompt and are never left out either.
 
 Sizes come from the server where it reported them, from an estimate otherwise:
 
@@ -87,9 +88,21 @@ def budget_for(context: int, max_output: int, max_tokens: int | None = None) -> 
     return max(1, context - room)
 
 
-def plan(system: str | None, turns: Sequence[Turn], new: Message, *, budget: int) -> Plan:
-    """The messages to send: as many of the latest ``turns`` as fit in ``budget``."""
+def plan(
+    system: str | None,
+    turns: Sequence[Turn],
+    new: Message,
+    *,
+    budget: int,
+    preamble: Sequence[Message] = (),
+) -> Plan:
+    """The messages to send: as many of the latest ``turns`` as fit in ``budget``.
+
+    ``preamble`` goes right after the system prompt and, like it, is never left out (the
+    ``fileid://`` system message of a conversation about documents).
+    """
     head = [Message(role="system", content=system)] if system else []
+    head += preamble
     sizes = [t.size() for t in turns]
     before = [0, *accumulate(sizes)]  # before[i]: size of turns[:i]
     n = len(turns)

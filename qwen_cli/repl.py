@@ -7,7 +7,8 @@ commands; errors they raise (any ``QwenAPIError``) go to ``on_error`` and the lo
   inserts a newline, a bracketed paste arrives as one message, input history is kept in a
   file (Up/Down walk it, Ctrl-R searches it), Tab completes slash commands. Ctrl-C clears the
   line, Ctrl-D on an empty line leaves; Ctrl-C while a handler runs (an answer streaming)
-  goes to ``on_interrupt`` and the prompt comes back.
+  goes to ``on_interrupt`` and the prompt comes back, with :attr:`Repl.draft` in it when a
+  handler left one (a message that could not be sent, to send again with Enter).
 * :meth:`Repl.run_lines`: one message per line, for pipes and scripts; it stops at the first
   error and returns its exit code.
 
@@ -58,6 +59,7 @@ class Repl:
         self.on_interrupt = on_interrupt
         self.history_path = history_path
         self.prompt = prompt
+        self.draft: str | None = None  # text for the next prompt to start with
 
     def help_lines(self) -> list[str]:
         """One line per command, for ``/help``."""
@@ -124,8 +126,9 @@ class Repl:
         """The interactive loop, until Ctrl-D or /exit."""
         session = self._session(input, output)
         while True:
+            draft, self.draft = self.draft or "", None
             try:
-                text = session.prompt(self.prompt)
+                text = session.prompt(self.prompt, default=draft)
             except KeyboardInterrupt:
                 continue  # Ctrl-C at the prompt: the line is cleared
             except EOFError:

@@ -67,7 +67,11 @@ def message_data(m: Message) -> dict[str, Any]:
         d["options"] = m.options
     if m.attachments:
         d["attachments"] = [
-            {k: v for k, v in vars(a).items() if k not in ("id", "message_id") and v is not None}
+            {
+                k: v
+                for k, v in vars(a).items()
+                if k not in ("id", "message_id", "created_at") and v is not None
+            }
             for a in m.attachments
         ]
     return d

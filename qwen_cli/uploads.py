@@ -12,8 +12,9 @@ For ``qwen upload`` and ``/attach`` in ``qwen chat``::
     messages, headers = attachments.compose("what is this?", sent, system=None)
     req = client.chat.request(messages, model="qwen-vl-max", stream=True, extra_headers=headers)
 
-``prepare`` uploads all or nothing: when one upload fails, the documents it already uploaded
-are deleted again (best effort) and the error is raised, so no half-sent message remains.
+``prepare`` uploads all or nothing: when one upload fails (or Ctrl-C stops it), the documents
+it already uploaded are deleted again (best effort) and the error is raised, so no half-sent
+message remains.
 """
 
 from __future__ import annotations
@@ -189,7 +190,7 @@ class Files:
         try:
             for att, via in zip(atts, vias, strict=True):
                 sent.append(self.send(att, via, model=model, progress=progress(att) if progress else None))
-        except QwenAPIError:
+        except (QwenAPIError, KeyboardInterrupt):  # Ctrl-C too: no stray uploads
             for s in sent:
                 if s.file_id:
                     with contextlib.suppress(QwenAPIError):
@@ -276,7 +277,7 @@ class Files:
             for att, via in zip(atts, vias, strict=True):
                 hook = progress(att) if progress else None
                 sent.append(await self.asend(att, via, model=model, progress=hook))
-        except QwenAPIError:
+        except (QwenAPIError, KeyboardInterrupt):  # Ctrl-C too: no stray uploads
             for s in sent:
                 if s.file_id:
                     with contextlib.suppress(QwenAPIError):

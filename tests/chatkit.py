@@ -14,10 +14,11 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 from qwen_cli.store import Exchange, Store
+from tests import samples
 from tests.fakeserver import FakeServer
 
 ENTER, ALT_ENTER, CTRL_D = "\r", "\x1b\r", "\x04"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 17
+PNG = samples.png(20, 20)
 
 
 @pytest.fixture

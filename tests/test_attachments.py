@@ -221,6 +221,22 @@ def test_check_model(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as info:
         A.check_model("qwen-vl-max", [img, doc])
     assert "cannot ask about images" in info.value.message and info.value.exit_code == 2
+    with pytest.raises(UsageError) as info:
+        A.check_together([img, doc])
+    assert "cannot ask about images" in info.value.message
+    A.check_together([img, img])
+
+
+def test_model_for_names_the_model_to_switch_to(tmp_path: Path) -> None:
+    img = att(tmp_path, "a.png", S.png(20, 20))
+    doc = att(tmp_path, "a.pdf", S.pdf())
+    assert A.model_for("qwen-max", [img], vision_model="qwen3-vl-plus") == "qwen3-vl-plus"
+    assert A.model_for("qwen-max", [doc]) == "qwen-long"
+    assert [A.model_for(m, [img]) for m in ("qwen-vl-max", "my-local-model")] == [None, None]
+    assert A.model_for("qwen-long", [doc]) is None
+    with pytest.raises(UsageError) as info:  # qwen chat says how to switch its way
+        A.check_model("qwen-max", [doc], switch="/model")
+    assert info.value.hint == "use /model qwen-long"
 
 
 def test_plan_inline_until_the_budget_then_oss(tmp_path: Path) -> None:
@@ -299,6 +315,55 @@ def test_record_keeps_a_reference_not_the_bytes(tmp_path: Path) -> None:
         "model": None,
     }
     assert A.Sent(img, "oss", url="oss://k", model="qwen-vl-max").record()["url"] == "oss://k"
+
+
+def test_restore_turns_a_record_back_into_a_reference(tmp_path: Path) -> None:
+    img = att(tmp_path, "x.png", S.png(20, 20))
+    doc = att(tmp_path, "r.pdf", S.pdf())
+    for sent in (
+        A.Sent(img, "inline"),
+        A.Sent(img, "oss", url="oss://dir/x.png", model="qwen-vl-max"),
+        A.Sent(doc, "file", file_id="file-fe-1"),
+    ):
+        back = A.restore(sent.record())
+        assert back.record() == sent.record()
+        assert (back.via, back.url, back.file_id, back.model) == (
+            sent.via,
+            sent.url,
+            sent.file_id,
+            sent.model,
+        )
+        assert back.attachment.shown == str(sent.attachment.path)
+    # an inline image comes back without bytes: read again (and checked) when sent
+    assert A.restore(A.inline(img).record()).url is None
+    assert A.inline(A.restore(A.inline(img).record()).attachment).url == A.inline(img).url
+
+
+def test_restore_fills_in_an_older_record(tmp_path: Path) -> None:
+    """Rows from before the store kept type and via: path, mime, size and sha256 only."""
+    data = S.png(20, 20)
+    path = S.write(tmp_path, "x.png", data)
+    old = {
+        "path": str(path),
+        "mime": "image/png",
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    back = A.restore(old)
+    assert (back.via, back.attachment.kind, back.attachment.type) == ("inline", "image", "png")
+    assert A.inline(back.attachment).url == "data:image/png;base64," + base64.b64encode(data).decode()
+    heic = A.restore({**old, "mime": "image/heic"})  # a type we no longer send: still described
+    assert (heic.attachment.kind, heic.attachment.type) == ("image", "")
+    assert "image/heic" in heic.attachment.describe()
+    assert A.restore({**old, "mime": "application/pdf", "file_id": "file-fe-9"}).via == "file"
+
+
+def test_headers_for_a_whole_request(tmp_path: Path) -> None:
+    img = att(tmp_path, "x.png", S.png(20, 20))
+    inline_only, _ = A.compose("q", [A.inline(img)])
+    assert A.headers_for(inline_only) == {}
+    history, _ = A.compose("earlier", [A.Sent(img, "oss", url="oss://k", model="m")])
+    assert A.headers_for([*history, *inline_only]) == {"X-DashScope-OssResourceResolve": "enable"}
 
 
 def test_human_size() -> None:

@@ -3,8 +3,6 @@ and what it leaves in the store."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 from pathlib import Path
 
@@ -13,14 +11,12 @@ from tests.chatkit import (
     ALT_ENTER,
     CTRL_D,
     ENTER,
-    PNG,
     bodies,
     lines,
     only_conversation,
     sent_messages,
     store,
     typed,
-    write_png,
 )
 from tests.fakeserver import FakeServer, chat_stream_events
 
@@ -94,67 +90,6 @@ def test_think_and_search_toggle_the_body(run_cli, srv: FakeServer) -> None:
     assert r.out.startswith("thinking: the model's default\n")
     assert "qwen: error: /think takes on or off, not 'maybe'" in r.err
     assert "echo: a" in r.out and "Thinking about" not in r.out  # reasoning is not the answer
-
-
-def test_attach_sends_an_inline_image_to_a_vision_model(run_cli, srv: FakeServer, tmp_path: Path) -> None:
-    png = write_png(tmp_path / "cat.png")
-    r = typed(run_cli, keys(f"/attach {png}", "what is this?", "and now?"), "-m", "qwen-vl-max")
-    assert r.code == 0, r.err
-    assert "attached cat.png (image/png" in r.err
-    assert "echo: what is this? [1 image(s)]" in r.out
-    content = bodies(srv)[0]["messages"][0]["content"]
-    url = "data:image/png;base64," + base64.b64encode(PNG).decode()
-    assert content == [
-        {"type": "image_url", "image_url": {"url": url}},
-        {"type": "text", "text": "what is this?"},
-    ]
-    assert bodies(srv)[1]["messages"][0]["content"][0]["image_url"]["url"] == url  # still in the history
-    assert bodies(srv)[1]["messages"][2]["content"] == "and now?"  # one message, one attachment
-    _, exs = only_conversation()
-    [a] = exs[0].user.attachments
-    assert (a.path, a.mime_type, a.size, a.sha256) == (
-        str(png),
-        "image/png",
-        len(PNG),
-        hashlib.sha256(PNG).hexdigest(),
-    )
-    assert exs[1].user.attachments == []
-
-
-def test_attach_to_a_text_model_names_a_vision_model(run_cli, srv: FakeServer, tmp_path: Path) -> None:
-    png = write_png(tmp_path / "cat.png")
-    r = typed(run_cli, keys(f"/attach {png}", "what is this?", "/model qwen-vl-max", "what is this?"))
-    assert "qwen-max cannot see images: switch with /model qwen-vl-max" in r.err
-    assert "qwen: error: qwen-max cannot see images, and an image is attached" in r.err
-    assert "hint: switch to a vision model with /model qwen-vl-max" in r.err
-    assert len(bodies(srv)) == 1 and bodies(srv)[0]["model"] == "qwen-vl-max"
-    assert bodies(srv)[0]["messages"][0]["content"][0]["type"] == "image_url"
-
-
-def test_attach_checks_the_path(run_cli, srv: FakeServer, tmp_path: Path) -> None:
-    (tmp_path / "empty.png").write_bytes(b"")
-    (tmp_path / "notes.txt").write_text("just text")
-    r = typed(
-        run_cli,
-        keys(
-            f"/attach {tmp_path}/missing.png",
-            f"/attach {tmp_path}",
-            f"/attach {tmp_path}/empty.png",
-            f"/attach {tmp_path}/notes.txt",
-            "/attach",
-        ),
-        "-m",
-        "qwen-vl-max",
-    )
-    errors = [ln for ln in r.err.splitlines() if ln.startswith("qwen: error:")]
-    assert errors == [
-        f"qwen: error: no such file: {tmp_path}/missing.png",
-        f"qwen: error: {tmp_path} is not a regular file",
-        f"qwen: error: {tmp_path}/empty.png is empty",
-        f"qwen: error: {tmp_path}/notes.txt does not look like an image (by its first bytes)",
-        "qwen: error: /attach needs an image file",
-    ]
-    assert r.err.count("hint: ") == 5 and srv.requests == []
 
 
 def test_retry_replaces_the_last_answer(run_cli, srv: FakeServer) -> None:

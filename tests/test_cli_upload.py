@@ -290,7 +290,7 @@ def _bad_inputs(here: Path) -> dict[str, tuple[list[str], str, str]]:
     (here / "folder").mkdir()
     S.sparse(here, "huge.png", S.png(20, 20), A.OSS_LIMIT + 1)
     S.sparse(here, "huge.pdf", S.pdf(), A.DOCUMENT_LIMIT + 1)
-    types = f"hint: qwen upload sends images ({'PNG, JPEG, WEBP, GIF, BMP, TIFF'})"
+    types = f"hint: send images ({'PNG, JPEG, WEBP, GIF, BMP, TIFF'})"
     return {
         "missing": (["nope.png", "--ask", "x"], "nope.png: no such file", "hint: check the path"),
         "directory": (["folder", "--ask", "x"], "folder is a directory, not a file", "hint: name the files"),

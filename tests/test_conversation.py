@@ -44,6 +44,18 @@ def test_budget_leaves_room_for_the_answer() -> None:
     assert budget_for(32_768, 8_192, max_tokens=1_000) == 31_768  # --max-tokens is the room
 
 
+def test_the_preamble_follows_the_system_prompt_and_is_never_left_out() -> None:
+    files = Message(role="system", content="fileid://file-fe-1")
+    p = plan("be brief", turns(3), user("new"), budget=300, preamble=[files])
+    assert p.left_out == 2
+    assert [(m.role, m.text) for m in p.messages[:2]] == [
+        ("system", "be brief"),
+        ("system", "fileid://file-fe-1"),
+    ]
+    assert roles_and_text(p.messages[2:]) == [("user", "q2"), ("assistant", "a2"), ("user", "ne")]
+    assert plan(None, [], user("q"), budget=100, preamble=[files]).messages[0] == files
+
+
 def test_everything_is_sent_when_it_fits() -> None:
     p = plan("be brief", turns(3), user("new"), budget=10_000)
     assert p.left_out == 0 and not p.measured

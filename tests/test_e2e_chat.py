@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from qwen_cli.store import Store
-from tests.fakeserver import FakeServerProcess
+from tests import samples
+from tests.fakeserver import FakeServerProcess, error_body
 
 QWEN = str(Path(sys.executable).with_name("qwen"))
 
@@ -256,3 +257,69 @@ def test_a_person_in_a_terminal(srv: FakeServerProcess) -> None:
         assert conv is not None
         statuses = [e.answer.status for e in s.exchanges(conv.id) if e.answer]
     assert statuses == ["complete", "complete", "interrupted", "complete"]
+
+
+# --------------------------------------------------------------------------- /attach
+
+
+def test_attach_in_a_pipe(srv: FakeServerProcess, tmp_path: Path) -> None:
+    png = tmp_path / "cat.png"
+    png.write_bytes(samples.png(20, 20))
+    p = qwen(srv, "chat", "-m", "qwen-vl-max", stdin=f"/attach {png}\nwhat is this?\nand now?\n".encode())
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == b"echo: what is this? [1 image(s)]\necho: and now?\n"
+    assert f"attached {png} (PNG image".encode() in p.stderr
+    with Store.open() as s:
+        conv = s.latest()
+        assert conv is not None
+        [a] = s.attachments(conv.id)
+    assert (a.path, a.via, a.url, a.width) == (str(png.resolve()), "inline", None, 20)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_attach_in_a_terminal(srv: FakeServerProcess, tmp_path: Path) -> None:
+    png = tmp_path / "cat.png"
+    png.write_bytes(samples.png(20, 20))
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Notes\n\n- one\n", encoding="utf-8")
+    srv.enqueue({"match": "/files", "status": 500, "json": error_body("upload broke", "internal_error")})
+    pane = Pane(env(srv))
+    try:
+        pane.wait_for("READY> ")
+        pane.type(f"{QWEN} chat -m qwen-vl-max --max-retries 0")
+        pane.keys("Enter")
+        pane.wait_for("qwen-vl-max>")
+        pane.type(f"/attach {png}")
+        pane.keys("Enter")
+        pane.wait_for("to your next message")
+        pane.type("what is this?")
+        pane.keys("Enter")
+        pane.wait_for("echo: what is this? [1 image(s)]")
+        pane.wait_for("qwen-vl-max>", 3)
+        pane.type(f"/attach {notes}")
+        pane.keys("Enter")
+        pane.wait_for("switch with /model qwen-long before sending")
+        pane.type("/model qwen-long")
+        pane.keys("Enter")
+        pane.wait_for("qwen-long>")
+        pane.type("summarize")
+        pane.keys("Enter")  # the upload fails: nothing is sent, the message comes back
+        pane.wait_for("your message is back at the prompt")
+        deadline = time.monotonic() + 10
+        while pane.last_line() != "qwen-long> summarize" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pane.last_line() == "qwen-long> summarize"
+        pane.keys("Enter")
+        pane.wait_for("echo: summarize [1 file(s)]")
+        pane.wait_for("qwen-long>", 3)
+        pane.keys("C-d")
+        screen = pane.wait_for("READY> ", 2)
+        assert "Traceback" not in screen
+    finally:
+        pane.close()
+    with Store.open() as s:
+        conv = s.latest()
+        assert conv is not None
+        exs = s.exchanges(conv.id)
+    assert [e.user.content for e in exs] == ["what is this?", "summarize"]
+    assert [[a.via for a in e.user.attachments] for e in exs] == [["inline"], ["file"]]

@@ -84,6 +84,22 @@ def test_ctrl_c_clears_the_line_and_ctrl_d_leaves_only_when_empty(tmp_path: Path
     assert r.sent == ["abcx"]
 
 
+def test_a_draft_left_by_a_failed_send_comes_back_at_the_prompt(tmp_path: Path) -> None:
+    tries: list[str] = []
+
+    def send(text: str) -> None:
+        tries.append(text)
+        if len(tries) == 1:
+            r.repl.draft = text  # what qwen chat does when an upload fails
+            raise RateLimitError("upload refused")
+
+    r = Rec(tmp_path, send)
+    r.type("my long question" + ENTER + " again" + ENTER + "next" + ENTER + CTRL_C + CTRL_D)
+    assert tries == ["my long question", "my long question again", "next"]
+    assert [e.message for e in r.errors] == ["upload refused"]
+    assert r.repl.draft is None
+
+
 def test_exit_and_quit_leave(tmp_path: Path) -> None:
     for word in ("/exit", "/quit", "/EXIT"):
         r = Rec(tmp_path)

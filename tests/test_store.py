@@ -193,10 +193,47 @@ def test_migrations_upgrade_old_databases(tmp_path: Path) -> None:
         conv = old.create()
         turn(old, conv.id, "written by an older qwen", "yes")
     with Store(path) as new:
-        assert new.version == len(MIGRATIONS) == 2
+        assert new.version == len(MIGRATIONS) == 3
         assert [h.message.content for h in new.search("older qwen")] == ["written by an older qwen"]
     with Store(path) as again:  # nothing left to do
-        assert again.version == 2
+        assert again.version == 3
+
+
+def test_attachment_references_round_trip_and_old_rows_migrate(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    with Store(path, migrations=MIGRATIONS[:2]) as old:  # a row as an older qwen wrote it
+        conv = old.create()
+        mid = old.add(conv.id, NewMessage("user", "old")).id
+        old.db.execute(
+            "INSERT INTO attachments (conversation_id, message_id, path, mime_type, size, sha256, created_at)"
+            " VALUES (?, ?, '/a.png', 'image/png', 5, '00', 1.0)",
+            (conv.id, mid),
+        )
+    ref = {
+        "path": "/big.png",
+        "kind": "image",
+        "type": "png",
+        "mime": "image/png",
+        "size": 9_000_000,
+        "sha256": "ab" * 32,
+        "width": 40,
+        "height": 30,
+        "via": "oss",
+        "url": "oss://dir/big.png",
+        "file_id": None,
+        "model": "qwen-vl-max",
+    }
+    with Store(path) as new:
+        new.add(conv.id, NewMessage("user", "new", attachments=[Attachment.of(ref)]))
+        before, after = (m.attachments[0] for m in new.messages(conv.id))
+    assert (before.path, before.kind, before.via, before.model, before.is_image) == (
+        "/a.png",
+        None,
+        None,
+        None,
+        True,
+    )
+    assert after.record() == ref and after.is_image and after.created_at
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -336,6 +336,28 @@ def test_failed_upload_takes_back_what_it_uploaded(mode: str, tmp_path: Path) ->
 
 @pytest.mark.parametrize("mode", MODES)
 @respx.mock
+def test_ctrl_c_during_an_upload_takes_back_what_it_uploaded(mode: str, tmp_path: Path) -> None:
+    a = A.inspect(S.write(tmp_path, "a.pdf", S.pdf("a")))
+    b = A.inspect(S.write(tmp_path, "b.pdf", S.pdf("b")))
+    uploads = respx.post(f"{BASE}/files")
+    uploads.mock(return_value=httpx.Response(200, json=file_meta("file-fe-a", "a.pdf", a.size)))
+    cleanup = respx.delete(f"{BASE}/files/file-fe-a").mock(
+        return_value=httpx.Response(200, json={"id": "file-fe-a", "deleted": True})
+    )
+
+    def press_ctrl_c(done: int) -> None:
+        raise KeyboardInterrupt
+
+    def progress(att: A.Attachment) -> Any:
+        return press_ctrl_c if att is b else None  # pressed while b is being read and sent
+
+    with pytest.raises(KeyboardInterrupt):
+        run(mode, files_for(), "prepare", [a, b], model="qwen-long", progress=progress)
+    assert uploads.call_count == 1 and cleanup.call_count == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+@respx.mock
 def test_a_server_without_the_files_api_says_so(mode: str, tmp_path: Path) -> None:
     doc = A.inspect(S.write(tmp_path, "a.txt", b"text"))
     local = "http://localhost:8000/v1"

@@ -11,7 +11,7 @@ import typer
 
 from qwen_cli.cli import conv_options as co
 from qwen_cli.cli import options as o
-from qwen_cli.errors import EXIT_INTERRUPTED
+from qwen_cli.errors import EXIT_INTERRUPTED, QwenAPIError, UsageError
 
 if TYPE_CHECKING:
     from qwen_cli.cli.chat_session import ChatSession
@@ -89,6 +89,7 @@ def chat(
     from qwen_cli import config
     from qwen_cli.cli import answer, chat_commands
     from qwen_cli.cli.chat_session import ChatSession, pick_conversation
+    from qwen_cli.cli.hints import hint_for
     from qwen_cli.cli.report import notice, say_error
     from qwen_cli.repl import Repl
     from qwen_cli.store import Store
@@ -106,7 +107,19 @@ def chat(
         interactive = sys.stdin.isatty()
 
         def send(text: str) -> None:
-            ans = session.send(text)
+            try:
+                turn = session.prepare(text)  # uploads: on failure nothing is written or sent
+            except QwenAPIError as err:
+                if interactive and not isinstance(err, UsageError):
+                    repl.draft = text
+                    again = "your message is back at the prompt: Enter sends it again"
+                    err.hint = f"{hint_for(err) or 'try again'}; {again}"
+                raise
+            except KeyboardInterrupt:
+                if interactive:
+                    repl.draft = text
+                raise
+            ans = session.commit(turn)
             if ans.interrupted and not interactive:
                 raise typer.Exit(EXIT_INTERRUPTED)  # in a script, Ctrl-C means stop
 

@@ -46,7 +46,9 @@ def history_lines(exchanges: list[Exchange], start: int = 1, width: int | None =
     cols = width or shutil.get_terminal_size((100, 24)).columns
     lines = []
     for n, ex in enumerate(exchanges, start):
-        files = "".join(f" [image {Path(a.path).name}]" for a in ex.user.attachments)
+        files = "".join(
+            f" [{'image' if a.is_image else 'file'} {Path(a.path).name}]" for a in ex.user.attachments
+        )
         head = f"{n:>3}. you: "
         lines.append(head + one_line(ex.user.content, max(20, cols - len(head) - len(files) - 1)) + files)
         a = ex.answer
@@ -119,6 +121,10 @@ def build(s: ChatSession, help_lines: Callable[[], list[str]]) -> list[Command]:
     def new(arg: str) -> None:
         s.new_conversation()
         say(f"new conversation with {s.model} (the last one is kept: qwen history)")
+        if s.pending:
+            n = len(s.pending)
+            files = "1 attached file still goes" if n == 1 else f"{n} attached files still go"
+            say(f"{files} with your next message")
 
     def model(arg: str) -> None:
         from qwen_cli import catalog
@@ -155,19 +161,29 @@ def build(s: ChatSession, help_lines: Callable[[], list[str]]) -> list[Command]:
         say(f"web search {'on' if value else 'off'}")
 
     def attach(arg: str) -> None:
-        from qwen_cli import catalog
-        from qwen_cli.attach import check_image
+        from qwen_cli.cli.chat_files import ATTACH_HINT
 
         if not arg:
             if not s.pending:
-                raise UsageError("/attach needs an image file", hint="/attach PATH (Tab completes paths)")
-            write_out("\n".join(str(i.path) for i in s.pending))
+                raise UsageError("/attach needs a file", hint=f"{ATTACH_HINT} (Tab completes paths)")
+            write_out("\n".join(a.describe() for a in s.pending))
             return
-        image = check_image(arg)
-        s.pending.append(image)
-        say(f"attached {image.path.name} ({image.mime_type}, {image.size:,} bytes) to your next message")
-        if not catalog.lookup(s.model).vision:
-            say(f"{s.model} cannot see images: switch with /model {s.settings.vision_model} before sending")
+        if arg == "-":
+            n = len(s.pending)
+            s.pending.clear()
+            say(f"dropped {n} attachment{'s' if n != 1 else ''}" if n else "nothing was attached")
+            return
+        att, via = s.files.add(arg)
+        how = {
+            "inline": "",
+            "oss": ", through the temporary upload (too large to go inline)",
+            "file": ", uploaded to the Files API when you send it",
+        }[via]
+        say(f"attached {att.describe()} to your next message{how}")
+        other = s.files.other_model(s.model)
+        if other is not None:
+            what = "see images" if att.is_image else "read uploaded documents"
+            say(f"{s.model} cannot {what}: switch with /model {other} before sending")
 
     def retry(arg: str) -> None:
         s.retry()
@@ -221,7 +237,13 @@ def build(s: ChatSession, help_lines: Callable[[], list[str]]) -> list[Command]:
         Command("/system", "set the system prompt (no text: show it; - clears it)", system, "TEXT"),
         Command("/think", "turn thinking on or off", think, "on|off", choices=("on", "off")),
         Command("/search", "turn web search on or off", search, "on|off", choices=("on", "off")),
-        Command("/attach", "attach an image to your next message", attach, "PATH", paths=True),
+        Command(
+            "/attach",
+            "attach an image or a document to your next message (no path: list them; - drops them)",
+            attach,
+            "PATH",
+            paths=True,
+        ),
         Command("/retry", "ask again for the last answer", retry),
         Command("/undo", "drop the last exchange", undo),
         Command("/history", "show the turns so far", history),

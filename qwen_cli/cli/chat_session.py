@@ -14,19 +14,21 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from qwen_cli.cli.answer import Answer, Output, build_request, run
+from qwen_cli.cli.chat_files import ChatFiles, InlineBudget
 from qwen_cli.cli.options import Ask
 from qwen_cli.cli.report import notice
 from qwen_cli.errors import QwenAPIError, StreamInterruptedError, UsageError
 
 if TYPE_CHECKING:
-    from qwen_cli.attach import ImageFile
+    from qwen_cli.attachments import Attachment as Checked
     from qwen_cli.client import Qwen
     from qwen_cli.config import Settings
     from qwen_cli.conversation import Turn
-    from qwen_cli.store import Conversation, Exchange, Message, NewMessage, Store
+    from qwen_cli.store import Attachment, Conversation, Exchange, Message, NewMessage, Store
     from qwen_cli.types import Message as WireMessage
 
 
@@ -96,6 +98,16 @@ def open_log(
             store.close()
 
 
+@dataclass
+class Prepared:
+    """A turn ready to go: its files sent, every message built, nothing written yet."""
+
+    text: str
+    attachments: list[Attachment]  # references to what was sent, for the store
+    turns: list[Turn]
+    new: WireMessage
+
+
 def in_context(ex: Exchange) -> bool:
     """Earlier turns are resent only when they got an answer with some text."""
     return ex.answer is not None and bool(ex.answer.content.strip())
@@ -126,7 +138,7 @@ class ChatSession:
         )
         self.think = ask.think
         self.search = ask.search
-        self.pending: list[ImageFile] = []
+        self.files = ChatFiles(client, settings, out)
         self._memory_ids = 0
         if conversation is not None and store is not None:
             self.exchanges = store.exchanges(conversation.id)
@@ -140,11 +152,17 @@ class ChatSession:
         params = self.turn_ask().params()
         return {k: v for k, v in params.items() if v is not None and not (k == "json_mode" and not v)}
 
+    @property
+    def pending(self) -> list[Checked]:
+        """Files attached (``/attach``) to the next message."""
+        return self.files.pending
+
     def turn_ask(self) -> Ask:
         return dataclasses.replace(self.ask, think=self.think, search=self.search, model=self.model)
 
     def new_conversation(self) -> None:
-        self.conversation, self.exchanges, self.pending = None, [], []
+        """Start afresh; files attached for the next message stay attached."""
+        self.conversation, self.exchanges = None, []
 
     def set_system(self, text: str | None) -> None:
         self.system = text
@@ -158,35 +176,45 @@ class ChatSession:
 
         Raises the turn's error (after storing what there was) so the caller can report it.
         """
-        from qwen_cli import catalog
-        from qwen_cli.store import Attachment, NewMessage
+        return self.commit(self.prepare(text))
 
-        if self.pending and not catalog.lookup(self.model).vision:
-            raise UsageError(
-                f"{self.model} cannot see images, and an image is attached to this message",
-                hint=f"switch to a vision model with /model {self.settings.vision_model} and send it "
-                "again (Up recalls it); the attachment is kept",
-            )
-        atts = [Attachment(str(i.path), i.mime_type, i.size, i.sha256) for i in self.pending]
-        user = self._save(
-            NewMessage("user", text, model=self.model, options=self.options(), attachments=atts)
+    def prepare(self, text: str) -> Prepared:
+        """Everything before the first write: the attached files uploaded (all or none) and the
+        messages built, earlier images read again. On error nothing is written or sent, and
+        the attachments stay pending for the next try."""
+        from qwen_cli.store import Attachment
+
+        sent = self.files.upload(self.model)
+        atts = [Attachment.of(s.record()) for s in sent]
+        budget = self.files.budget(sent)
+        new = self.files.wire(text, atts, self.model, budget, fresh=sent)
+        return Prepared(text, atts, self._context(budget), new)
+
+    def commit(self, turn: Prepared) -> Answer:
+        """Write the user message (with its attachments' references), then ask and answer."""
+        from qwen_cli.store import Exchange, NewMessage
+
+        msg = NewMessage(
+            "user", turn.text, model=self.model, options=self.options(), attachments=turn.attachments
         )
-        self.pending = []
-        from qwen_cli.store import Exchange
-
+        user = self._save(msg)
+        self.pending.clear()
         ex = Exchange(user)
         self.exchanges.append(ex)
-        return self._answer(ex)
+        return self._answer(ex, turn.turns, turn.new)
 
     def retry(self) -> Answer:
         """Ask again for the last message; the old answer is dropped from the conversation."""
         if not self.exchanges:
             raise UsageError("nothing to retry yet", hint="send a message first")
         ex = self.exchanges[-1]
+        budget = self.files.budget()
+        new = self.files.wire(ex.user.content, ex.user.attachments, self.model, budget)
+        turns = self._context(budget, ex)
         if ex.answer is not None:
             self._drop(ex.answer)
             ex.answer = None
-        return self._answer(ex)
+        return self._answer(ex, turns, new)
 
     def undo(self) -> Exchange:
         """Drop the last exchange from the conversation (kept on disk, never resent)."""
@@ -196,17 +224,17 @@ class ChatSession:
         self._drop(ex.user, *([ex.answer] if ex.answer else []))
         return ex
 
-    def _answer(self, ex: Exchange) -> Answer:
-        from qwen_cli import catalog, conversation
+    def _answer(self, ex: Exchange, turns: list[Turn], new: WireMessage) -> Answer:
+        from qwen_cli import attachments, catalog, conversation
         from qwen_cli.store import NewMessage
 
         spec = catalog.lookup(self.model)
-        turns = [self.turn_of(e) for e in self.exchanges if e is not ex and in_context(e)]
         plan = conversation.plan(
             self.system,
             turns,
-            self.wire_message(ex.user),
+            new,
             budget=conversation.budget_for(spec.context, spec.max_output, self.ask.max_tokens),
+            preamble=self.files.files_message(self.exchanges, self.model),
         )
         if plan.left_out:
             notice(
@@ -217,6 +245,7 @@ class ChatSession:
             )
         ask = self.turn_ask()
         req = build_request(self.client, ask, self.settings, plan.messages, model=self.model)
+        req.headers.update(attachments.headers_for(plan.messages))
         ans = self._run(req)
         status = "interrupted" if ans.interrupted else "error" if ans.error else "complete"
         msg = NewMessage(
@@ -255,35 +284,20 @@ class ChatSession:
 
     # ------------------------------------------------------------------ turns as sent
 
-    def wire_message(self, user: Message) -> WireMessage:
-        """A stored user message as sent: its text, and its images when the model can see them."""
-        from qwen_cli import catalog
-        from qwen_cli.attach import data_url
-        from qwen_cli.types import ContentPart, ImagePart, ImageURL, TextPart
-        from qwen_cli.types import Message as Wire
+    def _context(self, budget: InlineBudget, exclude: Exchange | None = None) -> list[Turn]:
+        """The earlier turns to resend; the latest ones get first claim on inline image bytes."""
+        exchanges = [e for e in self.exchanges if e is not exclude and in_context(e)]
+        turns = [self.turn_of(e, budget) for e in reversed(exchanges)]
+        turns.reverse()
+        return turns
 
-        if not user.attachments:
-            return Wire(role="user", content=user.content)
-        if not catalog.lookup(self.model).vision:
-            names = ", ".join(a.path for a in user.attachments)
-            return Wire(role="user", content=f"{user.content}\n\n[image not shown to this model: {names}]")
-        parts: list[ContentPart] = []
-        for a in user.attachments:
-            url = a.url or data_url(a.path, a.mime_type)
-            if url is None:
-                parts.append(TextPart(text=f"[image {a.path} is no longer on disk]"))
-            else:
-                parts.append(ImagePart(image_url=ImageURL(url=url)))
-        parts.append(TextPart(text=user.content))
-        return Wire(role="user", content=parts)
-
-    def turn_of(self, ex: Exchange) -> Turn:
+    def turn_of(self, ex: Exchange, budget: InlineBudget) -> Turn:
         from qwen_cli.conversation import Turn
 
         a = ex.answer
         assert a is not None
         return Turn(
-            user=self.wire_message(ex.user),
+            user=self.files.wire(ex.user.content, ex.user.attachments, self.model, budget),
             answer=a.content,
             prompt_tokens=a.prompt_tokens,
             answer_tokens=a.answer_tokens,

@@ -231,13 +231,19 @@ def _upload_only(
 
 
 def _notice_sent(s: Sent, color: bool) -> None:
+    line = sent_note(s)
+    if line:
+        _notice(line, color)
+
+
+def sent_note(s: Sent) -> str | None:
+    """What to tell the user about a file once sent (nothing for an inline image)."""
     a = s.attachment
     if s.via == "file":
-        _notice(
-            f"uploaded {a.shown} as {s.file_id} (remove it with: qwen upload --delete {s.file_id})", color
-        )
-    elif s.via == "oss":
-        _notice(f"uploaded {a.shown} to {s.url} (kept 48 hours)", color)
+        return f"uploaded {a.shown} as {s.file_id} (remove it with: qwen upload --delete {s.file_id})"
+    if s.via == "oss":
+        return f"uploaded {a.shown} to {s.url} (kept 48 hours)"
+    return None
 
 
 def _color(ask: o.Ask) -> bool:

@@ -8,7 +8,9 @@ One database file, ``history.db`` in the data directory (``QWEN_DATA_DIR`` overr
                    options and usage (JSON), token counts, timing, request id, status
                    (complete | interrupted | error), error text, turns left out of the
                    request, dropped (by /undo or /retry: hidden, not deleted)
-    attachments    a file sent with a message: path, MIME type, size, sha256, url or file id
+    attachments    a file sent with a message, as a reference (never its bytes): path, kind,
+                   type, MIME type, size, sha256, pixel size, how it was sent (inline, oss,
+                   file), the oss:// URL and the model it is bound to, or the file id
     messages_fts   FTS5 over message text (trigram tokenizer when SQLite has it); search
                    falls back to LIKE when FTS5 is missing or a term is under 3 characters
 

@@ -241,7 +241,7 @@ class Store:
             )  # fmt: skip
             mid = int(cur.lastrowid or 0)
             for a in msg.attachments:
-                a.message_id, a.id = mid, self._attach(db, conv_id, mid, a, now)
+                a.message_id, a.id, a.created_at = mid, self._attach(db, conv_id, mid, a, now), now
             sets = "updated_at = ?" + (", model = ?" if msg.model else "")
             args: list[Any] = [now] + ([msg.model] if msg.model else [])
             db.execute(f"UPDATE conversations SET {sets} WHERE id = ?", (*args, conv_id))
@@ -288,17 +288,24 @@ class Store:
 
     @staticmethod
     def _attach(db: sqlite3.Connection, conv_id: str, mid: int | None, a: Attachment, now: float) -> int:
+        if a.url is not None and not a.url.startswith("oss://"):
+            raise ValueError("only oss:// URLs are stored, never the file's bytes as a data: URL")
         cur = db.execute(
             "INSERT INTO attachments (conversation_id, message_id, path, mime_type, size, sha256, url,"
-            " file_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (conv_id, mid, a.path, a.mime_type, a.size, a.sha256, a.url, a.file_id, now),
-        )
+            " file_id, kind, type, width, height, via, model, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                conv_id, mid, a.path, a.mime_type, a.size, a.sha256, a.url, a.file_id, a.kind, a.type,
+                a.width, a.height, a.via, a.model, now,
+            ),
+        )  # fmt: skip
         return int(cur.lastrowid or 0)
 
     def add_attachment(self, conv_id: str, a: Attachment, message_id: int | None = None) -> Attachment:
-        """Record a file reference (the upload command fills ``url`` or ``file_id``)."""
-        a.message_id = message_id
-        a.id = self._write(lambda db: self._attach(db, conv_id, message_id, a, time.time()))
+        """Record a file reference (``Attachment.of(sent.record())``), on its own or for a message."""
+        now = time.time()
+        a.message_id, a.created_at = message_id, now
+        a.id = self._write(lambda db: self._attach(db, conv_id, message_id, a, now))
         return a
 
     def attachments(self, conv_id: str) -> list[Attachment]:
@@ -308,7 +315,8 @@ class Store:
         return [
             Attachment(
                 r["path"], r["mime_type"], r["size"], r["sha256"], r["url"], r["file_id"], r["id"],
-                r["message_id"],
+                r["message_id"], r["kind"], r["type"], r["width"], r["height"], r["via"], r["model"],
+                r["created_at"],
             )
             for r in rows
         ]  # fmt: skip

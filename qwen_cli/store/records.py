@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,14 @@ STATUSES = ("complete", "interrupted", "error")
 
 @dataclass
 class Attachment:
-    """A file sent with a message; the upload command fills ``url`` or ``file_id``."""
+    """A file sent with a message: a reference to it, never its bytes.
+
+    ``via`` says how it went: ``inline`` (a ``data:`` URL made from the file on disk, which is
+    never stored: read the file again), ``oss`` (``url`` is the ``oss://`` URL of DashScope's
+    temporary upload, bound to ``model`` and valid for 48 hours from ``created_at``) or
+    ``file`` (``file_id`` in the Files API). Rows written before these fields existed have
+    ``None`` in them.
+    """
 
     path: str
     mime_type: str
@@ -24,6 +32,38 @@ class Attachment:
     file_id: str | None = None
     id: int | None = None
     message_id: int | None = None
+    kind: str | None = None  # image | document
+    type: str | None = None  # png, pdf, ...
+    width: int | None = None
+    height: int | None = None
+    via: str | None = None  # inline | oss | file
+    model: str | None = None  # the model an oss:// upload is bound to
+    created_at: float | None = None
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> Attachment:
+        """From ``qwen_cli.attachments.Sent.record()``."""
+        url = record.get("url")
+        if url is not None and not str(url).startswith("oss://"):
+            raise ValueError("only oss:// URLs are stored, never the file's bytes as a data: URL")
+        return cls(
+            path=str(record["path"]), mime_type=str(record["mime"]), size=int(record["size"]),
+            sha256=str(record["sha256"]), url=url, file_id=record.get("file_id"),
+            kind=record.get("kind"), type=record.get("type"), width=record.get("width"),
+            height=record.get("height"), via=record.get("via"), model=record.get("model"),
+        )  # fmt: skip
+
+    def record(self) -> dict[str, Any]:
+        """The fields of ``Sent.record()``, for ``qwen_cli.attachments.restore``."""
+        return {
+            "path": self.path, "kind": self.kind, "type": self.type, "mime": self.mime_type,
+            "size": self.size, "sha256": self.sha256, "width": self.width, "height": self.height,
+            "via": self.via, "url": self.url, "file_id": self.file_id, "model": self.model,
+        }  # fmt: skip
+
+    @property
+    def is_image(self) -> bool:
+        return self.kind == "image" if self.kind else self.mime_type.startswith("image/")
 
 
 @dataclass

@@ -104,4 +104,12 @@ def _m2_search(db: sqlite3.Connection, tokenizers: Sequence[str] = ("trigram", "
     db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('fts', ?)", (kind,))
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1_tables, _m2_search]
+def _m3_attachment_references(db: sqlite3.Connection) -> None:
+    """Enough about each attachment to send it again on a later turn without its bytes: its
+    kind and type, pixel size, how it went (inline, oss, file) and the model an oss:// URL is
+    bound to."""
+    for column in ("kind TEXT", "type TEXT", "width INTEGER", "height INTEGER", "via TEXT", "model TEXT"):
+        db.execute(f"ALTER TABLE attachments ADD COLUMN {column}")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1_tables, _m2_search, _m3_attachment_references]
