@@ -119,7 +119,8 @@ class ChatFiles:
         try:
             A.check_model(model, self.pending, vision_model=self.settings.vision_model, switch="/model")
         except UsageError as err:
-            err.hint = f"{err.hint}, then send your message again (Up recalls it); the attachment is kept"
+            recall = " (Up recalls it)" if sys.stdin.isatty() else ""
+            err.hint = f"{err.hint}, then send your message again{recall}; the attachment is kept"
             raise
         with self._bars() as bars:
             sent = self.api.prepare(self.pending, model=model, progress=bars.hook)
