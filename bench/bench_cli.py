@@ -17,6 +17,7 @@ import pty
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -87,14 +88,18 @@ def main() -> None:
     if not os.path.exists(QWEN):
         raise SystemExit(f"no qwen at {QWEN}: pip install -e . first")
 
-    with FakeServerProcess() as srv:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("QWEN_", "DASHSCOPE_", "NO_COLOR"))}
+    with FakeServerProcess() as srv, tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        # PYTHONDONTWRITEBYTECODE would recompile every module on every run; installed
+        # copies have bytecode, so the warm-up run may write it as an install would.
+        skip = ("QWEN_", "DASHSCOPE_", "NO_COLOR", "PYTHONDONTWRITEBYTECODE")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
         env.update(
             QWEN_BASE_URL=srv.base_url,
             DASHSCOPE_API_KEY="sk-bench",
             TERM="xterm-256color",
-            QWEN_CONFIG_DIR="/nonexistent/qwen-bench",
-            QWEN_DATA_DIR="/nonexistent/qwen-bench",
+            QWEN_CONFIG_DIR=str(tmp / "config"),
+            QWEN_DATA_DIR=str(tmp / "data"),  # each answer is logged, as it is for a user
         )
         cmd = [QWEN, "complete", "benchmark", "-m", "fake-long", "-q"]
         plain = median_cpu(cmd, env, args.runs, tty=False)

@@ -15,10 +15,69 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+# name -> (module, attribute, is a group of subcommands). Only the command that runs is
+# built: typer's introspection of every signature would double the cost of `qwen --help`.
+COMMANDS: dict[str, tuple[str, str, bool]] = {
+    "complete": ("qwen_cli.cli.complete", "complete", False),
+    "chat": ("qwen_cli.cli.chat", "chat", False),
+    "upload": ("qwen_cli.cli.upload", "upload", False),
+    "history": ("qwen_cli.cli.history", "app", True),
+    "auth": ("qwen_cli.cli.auth", "app", True),
+    "models": ("qwen_cli.cli.models", "app", True),
+}
+# The one-line help `qwen --help` shows for each; tests/test_cli_app.py keeps it in step with
+# the commands' own docstrings.
+SUMMARIES: dict[str, str] = {
+    "complete": "Ask one question and stream the answer.",
+    "chat": "Talk with a model.",
+    "upload": "Ask about images and documents, or upload them and print their references.",
+    "history": "List the kept conversations, most recent first.",
+    "auth": "Log in, check the key in use, log out.",
+    "models": "List the models your key can use: limits, capabilities, prices.",
+}
+
+
+def load_command(name: str) -> Any:
+    """The click command for ``name``, built now; ``None`` for an unknown name."""
+    import importlib
+
+    spec = COMMANDS.get(name)
+    if spec is None:
+        return None
+    module, attr, group = spec
+    obj = getattr(importlib.import_module(module), attr)
+    if group:
+        cmd = typer.main.get_command(obj)
+    else:
+        single = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False)
+        single.command(name=name)(obj)
+        cmd = typer.main.get_command(single)
+    cmd.name = name
+    return cmd
+
+
+def _lazy_group() -> type:
+    from typer.core import TyperGroup
+
+    class LazyGroup(TyperGroup):
+        def list_commands(self, ctx: Any) -> list[str]:
+            return list(COMMANDS)
+
+        def get_command(self, ctx: Any, cmd_name: str) -> Any:
+            return load_command(cmd_name)
+
+        def format_commands(self, ctx: Any, formatter: Any) -> None:
+            with formatter.section("Commands"):
+                formatter.write_dl(list(SUMMARIES.items()))
+
+    return LazyGroup
+
+
 def build() -> Any:
     """The click command behind ``qwen``."""
     app = typer.Typer(
         name="qwen",
+        cls=_lazy_group(),
         help="Chat with Alibaba's Qwen models from the terminal.",
         no_args_is_help=True,
         pretty_exceptions_enable=False,
@@ -42,16 +101,4 @@ def build() -> Any:
         130 interrupted.
         """
 
-    from qwen_cli.cli import auth, models
-    from qwen_cli.cli.chat import chat
-    from qwen_cli.cli.complete import complete
-    from qwen_cli.cli.history import app as history
-    from qwen_cli.cli.upload import upload
-
-    app.command(rich_help_panel="Ask")(complete)
-    app.command(rich_help_panel="Ask")(chat)
-    app.command(rich_help_panel="Ask")(upload)
-    app.add_typer(history, rich_help_panel="History")
-    app.add_typer(auth.app, name="auth", rich_help_panel="Account")
-    app.add_typer(models.app, name="models", rich_help_panel="Account")
     return typer.main.get_command(app)
