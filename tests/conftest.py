@@ -76,3 +76,19 @@ def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch)
         return Result(code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture(scope="module")
+def server():  # type: ignore[no-untyped-def]
+    """A fake DashScope server in a subprocess, shared by a test module."""
+    from tests.fakeserver import FakeServerProcess
+
+    with FakeServerProcess() as srv:
+        yield srv
+
+
+@pytest.fixture
+def srv(server):  # type: ignore[no-untyped-def]
+    """The module's fake server, its queue and request log emptied for this test."""
+    server.reset()
+    return server

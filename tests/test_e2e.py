@@ -9,45 +9,20 @@ import select
 import shutil
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from tests.e2e import QWEN, clean_env, needs_qwen
 from tests.fakeserver import FakeServerProcess, chat_stream_events, long_markdown
 
-QWEN = str(Path(sys.executable).with_name("qwen"))
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\r")
 
-pytestmark = pytest.mark.skipif(not os.path.exists(QWEN), reason="the qwen console script is not installed")
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeServerProcess]:
-    with FakeServerProcess() as srv:
-        yield srv
-
-
-@pytest.fixture
-def srv(server: FakeServerProcess) -> FakeServerProcess:
-    server.reset()
-    return server
+pytestmark = needs_qwen
 
 
 def env(srv: FakeServerProcess, **extra: str) -> dict[str, str]:
-    e = {k: v for k, v in os.environ.items() if not k.startswith(("QWEN_", "DASHSCOPE_"))}
-    e.update(
-        QWEN_CONFIG_DIR=os.environ["QWEN_CONFIG_DIR"],
-        QWEN_DATA_DIR=os.environ["QWEN_DATA_DIR"],
-        QWEN_CACHE_DIR=os.environ["QWEN_CACHE_DIR"],
-        QWEN_BASE_URL=srv.base_url,
-        DASHSCOPE_API_KEY="sk-e2e-not-a-real-key-0000",
-        **extra,
-    )
-    e.pop("NO_COLOR", None)
-    return e
+    return clean_env(QWEN_BASE_URL=srv.base_url, DASHSCOPE_API_KEY="sk-e2e-not-a-real-key-0000", **extra)
 
 
 def qwen(

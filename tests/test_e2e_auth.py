@@ -8,18 +8,17 @@ import select
 import shutil
 import stat
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.e2e import QWEN, clean_env, needs_qwen
 from tests.fakeserver import FakeServerProcess
 from tests.regionservers import KEYS
 
-QWEN = str(Path(sys.executable).with_name("qwen"))
-pytestmark = pytest.mark.skipif(not os.path.exists(QWEN), reason="the qwen console script is not installed")
+pytestmark = needs_qwen
 CN, INTL = KEYS["cn"], KEYS["intl"]
 
 
@@ -37,13 +36,7 @@ def servers() -> Iterator[dict[str, FakeServerProcess]]:
 def env(servers: dict[str, FakeServerProcess]) -> dict[str, str]:
     for srv in servers.values():
         srv.reset()
-    e = {k: v for k, v in os.environ.items() if not k.startswith(("QWEN_", "DASHSCOPE_"))}
-    e.pop("NO_COLOR", None)
-    for name in ("QWEN_CONFIG_DIR", "QWEN_DATA_DIR", "QWEN_CACHE_DIR"):
-        e[name] = os.environ[name]
-    for region, srv in servers.items():
-        e[f"QWEN_BASE_URL_{region.upper()}"] = srv.base_url
-    return e
+    return clean_env(**{f"QWEN_BASE_URL_{region.upper()}": srv.base_url for region, srv in servers.items()})
 
 
 def qwen(env: dict[str, str], *args: str, stdin: str = "", **extra: str) -> subprocess.CompletedProcess[str]:

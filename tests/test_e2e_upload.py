@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from tests import samples as S
+from tests.e2e import needs_qwen
 from tests.fakeserver import FakeServerProcess
-from tests.test_e2e import QWEN, qwen, run_in_pty
-from tests.test_e2e import server as server  # the module-scoped fake server fixture
-from tests.test_e2e import srv as srv
+from tests.test_e2e import qwen, run_in_pty
 
-pytestmark = pytest.mark.skipif(not os.path.exists(QWEN), reason="the qwen console script is not installed")
+pytestmark = needs_qwen
 
 
 @pytest.fixture

@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 
 from qwen_cli.cli.web_login import login_web
+from tests.e2e import QWEN, needs_qwen
 from tests.fake_qwenweb import FakeQwenWebProcess
-from tests.test_e2e import ANSI, QWEN, run_in_pty
+from tests.test_e2e import ANSI, run_in_pty
 
 TOKEN = "tok-test-e2e-0123456789abcdef"
 COOKIE = "cna=e2e-cookie-value; token=tok-test-e2e-0123456789abcdef"
 
-pytestmark = pytest.mark.skipif(not os.path.exists(QWEN), reason="the qwen console script is not installed")
+pytestmark = needs_qwen
 
 
 @pytest.fixture(scope="module")
