@@ -115,15 +115,21 @@ class DeltaNormalizer:
     """Turns cumulative text into deltas.
 
     Some OpenAI-compatible servers repeat the whole answer so far in each
-    ``delta.content``; when a piece starts with everything already received,
-    only its new suffix is kept.
+    ``delta.content``; a piece that starts with everything received and is longer
+    is reduced to its new suffix, and from then on the stream counts as
+    cumulative. A piece that merely equals the text so far is a real delta
+    ("1" then "1" is "11") until the stream has shown itself cumulative, when it
+    adds nothing.
     """
 
     def __init__(self) -> None:
         self.text = ""
+        self.cumulative = False
 
     def feed(self, piece: str) -> str:
-        if self.text and piece.startswith(self.text):
-            piece = piece[len(self.text) :]
+        t = self.text
+        if t and piece.startswith(t) and (len(piece) > len(t) or self.cumulative):
+            self.cumulative = True
+            piece = piece[len(t) :]
         self.text += piece
         return piece

@@ -69,3 +69,20 @@ def test_cumulative_deltas_reduced_to_suffix() -> None:
 def test_incremental_deltas_untouched() -> None:
     n = DeltaNormalizer()
     assert [n.feed(p) for p in ["a", "b", "a"]] == ["a", "b", "a"]
+
+
+@pytest.mark.parametrize(
+    ("pieces", "text"),
+    [
+        (["1", "1"], "11"),  # Qwen streams digits one by one
+        (["1", "1", "1"], "111"),
+        (["哈", "哈", "哈"], "哈哈哈"),
+        (["Hel", "Hello", "Hello"], "Hello"),  # a cumulative server repeating itself adds nothing
+        (["ab", "abc", "abc", "abcd"], "abcd"),
+    ],
+)
+def test_repeated_pieces(pieces: list[str], text: str) -> None:
+    n = DeltaNormalizer()
+    for p in pieces:
+        n.feed(p)
+    assert n.text == text
