@@ -266,3 +266,33 @@ def test_terminal_output_has_colour(srv: FakeServerProcess) -> None:
 def test_no_color_in_terminal_is_plain(srv: FakeServerProcess) -> None:
     raw = run_in_pty(srv, "complete", "**hi**", "--no-color", "-q")
     assert b"\x1b" not in raw and b"echo: **hi**" in raw
+
+
+def test_reader_going_away_ends_quietly_and_keeps_the_partial(srv: FakeServerProcess) -> None:
+    """`qwen complete ... | head -c 8`: exit 0 at once, no traceback, the partial answer stored."""
+    proc = subprocess.Popen(
+        [QWEN, "complete", "one two three four five six seven eight nine ten", "-m", "fake-slow"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=env(srv),
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.read1(8)  # type: ignore[attr-defined]
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    proc.wait(timeout=10)
+    assert first.startswith(b"echo")
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "Exception ignored" not in err and "error" not in err
+    from qwen_cli.store import Store
+
+    with Store.open() as st:
+        conv = st.latest()
+        assert conv is not None
+        answer = st.messages(conv.id)[-1]
+    assert answer.role == "assistant" and answer.status == "interrupted"
+    assert answer.content.startswith("echo") and len(answer.content) < len(
+        "echo: one two three four five six"
+    )

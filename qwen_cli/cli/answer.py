@@ -64,6 +64,7 @@ class Answer:
     elapsed: float = 0.0
     first_token_at: float | None = None
     interrupted: bool = False
+    output_closed: bool = False  # stdout's reader went away (`qwen complete ... | head -1`)
     error: QwenAPIError | None = None
     sources: list[dict[str, Any]] = field(default_factory=list)
 
@@ -215,6 +216,8 @@ def _run(client: Qwen, req: ChatRequest, out: Output) -> Answer:
                         r.content(d.content)
             except KeyboardInterrupt:
                 ans.interrupted = True
+            except BrokenPipeError:
+                ans.output_closed = True
             except QwenAPIError as err:
                 ans.error = err
             finally:
@@ -239,10 +242,17 @@ def _run(client: Qwen, req: ChatRequest, out: Output) -> Answer:
             from qwen_cli.types import SearchSource
 
             r.sources([SearchSource.model_validate(s) for s in ans.sources])
+    except BrokenPipeError:
+        ans.output_closed = True
     finally:
-        r.finish()
+        try:
+            r.finish()
+        except BrokenPipeError:
+            ans.output_closed = True
         ans.elapsed = time.monotonic() - start
-    if out.json and not ans.interrupted:
+    if ans.output_closed:
+        _silence_stdout()
+    elif out.json and not ans.interrupted:
         sys.stdout.write(json.dumps(ans.as_json(), ensure_ascii=False) + "\n")
         sys.stdout.flush()
     if ans.interrupted:
@@ -257,6 +267,15 @@ def _run(client: Qwen, req: ChatRequest, out: Output) -> Answer:
         )
         render.print_footer(line, err=sys.stderr, color=out.color_err)
     return ans
+
+
+def _silence_stdout() -> None:
+    """Nobody reads stdout any more: send what is left (and Python's last flush) nowhere."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
 
 
 def _cost(ans: Answer, region: str | None) -> str | None:

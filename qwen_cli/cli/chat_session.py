@@ -247,7 +247,8 @@ class ChatSession:
         req = build_request(self.client, ask, self.settings, plan.messages, model=self.model)
         req.headers.update(attachments.headers_for(plan.messages))
         ans = self._run(req)
-        status = "interrupted" if ans.interrupted else "error" if ans.error else "complete"
+        stopped = ans.interrupted or ans.output_closed
+        status = "interrupted" if stopped else "error" if ans.error else "complete"
         msg = NewMessage(
             "assistant",
             ans.content,
