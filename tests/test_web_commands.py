@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import json
-import struct
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fake_qwenweb import FakeQwenWeb
+from tests.samples import png
 
 TOKEN = "tok-test-commands-0123456789"
 COOKIE = "sid=commands-test-cookie; token=tok-test-commands-0123456789"
-
-
-def png(w: int, h: int) -> bytes:
-    raw = b"".join(b"\x00" + b"\x10\x20\x30" * w for _ in range(h))
-
-    def chunk(t: bytes, d: bytes) -> bytes:
-        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
-
-    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
-    )
 
 
 @pytest.fixture
