@@ -37,9 +37,7 @@ import argparse
 import base64
 import hashlib
 import hmac
-import signal
 import sys
-import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,9 +45,25 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 try:
-    from tests.fakeserver import FakeServer, FakeServerProcess, _Handler, _sse_bytes, long_pieces, split_text
+    from tests.fakeserver import (
+        FakeServer,
+        FakeServerProcess,
+        _Handler,
+        _sse_bytes,
+        long_pieces,
+        serve_until_signalled,
+        split_text,
+    )
 except ImportError:  # run as a script: tests/ itself is on sys.path
-    from fakeserver import FakeServer, FakeServerProcess, _Handler, _sse_bytes, long_pieces, split_text
+    from fakeserver import (
+        FakeServer,
+        FakeServerProcess,
+        _Handler,
+        _sse_bytes,
+        long_pieces,
+        serve_until_signalled,
+        split_text,
+    )
 
 BUCKET = "qwen-webui-fake"
 REGION = "oss-fake-1"
@@ -417,10 +431,6 @@ class FakeQwenWebProcess(FakeServerProcess):
         return result
 
 
-class _Stop(Exception):
-    pass
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Fake chat.qwen.ai server.")
     parser.add_argument("--port", type=int, default=0)
@@ -428,24 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cookie", default=None, help="accept only this cookie")
     parser.add_argument("--done", action="store_true", help="end streams with data: [DONE]")
     args = parser.parse_args(argv)
-
-    def on_signal(signum: int, frame: Any) -> None:
-        raise _Stop
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    srv = FakeQwenWeb(args.token, args.cookie, port=args.port, send_done=args.done)
-    try:
-        srv.start()
-        sys.stdout.write(f"PORT {srv.port}\n")
-        sys.stdout.flush()
-        while True:
-            time.sleep(3600)
-    except _Stop:
-        pass
-    finally:
-        srv.stop()
-    return 0
+    return serve_until_signalled(FakeQwenWeb(args.token, args.cookie, port=args.port, send_done=args.done))
 
 
 if __name__ == "__main__":

@@ -245,6 +245,22 @@ def error_spec(
     return {"status": status, "json": error_body(message, code, type), **extra}
 
 
+def upload_policy(upload_host: str) -> dict[str, Any]:
+    """The ``data`` of a temporary-upload policy answer (field names from the dashscope SDK)."""
+    return {
+        "policy": "cG9saWN5",
+        "signature": "c2ln",
+        "upload_dir": "dashscope-instant/abc/2026-11-22/xyz",
+        "upload_host": upload_host,
+        "expire_in_seconds": 300,
+        "max_file_size_mb": 100,
+        "capacity_limit_mb": 999999,
+        "oss_access_key_id": "LTAI-fake",
+        "x_oss_object_acl": "private",
+        "x_oss_forbid_overwrite": "true",
+    }
+
+
 def split_text(text: str, size: int = 4) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
@@ -918,19 +934,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self._send_json(400, err, rid)
             return
-        data = {
-            "policy": "cG9saWN5",
-            "signature": "c2ln",
-            "upload_dir": "dashscope-instant/abc/2026-11-22/xyz",
-            "upload_host": self.fake.url + "/oss",
-            "expire_in_seconds": 300,
-            "max_file_size_mb": 100,
-            "capacity_limit_mb": 999999,
-            "oss_access_key_id": "LTAI-fake",
-            "x_oss_object_acl": "private",
-            "x_oss_forbid_overwrite": "true",
-        }
-        self._send_json(200, {"request_id": rid, "data": data}, rid)
+        self._send_json(200, {"request_id": rid, "data": upload_policy(self.fake.url + "/oss")}, rid)
 
     def _chat(self, entry: dict[str, Any], rid: str) -> None:
         req = entry["json"]
@@ -1138,18 +1142,14 @@ class _Stop(Exception):
     pass
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Fake DashScope compatible-mode server.")
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free)")
-    parser.add_argument("--api-key", default=None, help="accept only this Bearer key")
-    args = parser.parse_args(argv)
+def serve_until_signalled(srv: FakeServer) -> int:
+    """Start ``srv``, print ``PORT n``, serve until SIGTERM or SIGINT; exit code 0."""
 
     def on_signal(signum: int, frame: Any) -> None:
         raise _Stop
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    srv = FakeServer(api_key=args.api_key, port=args.port)
     try:
         srv.start()
         sys.stdout.write(f"PORT {srv.port}\n")
@@ -1161,6 +1161,14 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         srv.stop()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Fake DashScope compatible-mode server.")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free)")
+    parser.add_argument("--api-key", default=None, help="accept only this Bearer key")
+    args = parser.parse_args(argv)
+    return serve_until_signalled(FakeServer(api_key=args.api_key, port=args.port))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from qwen_cli import attachments as A
 from qwen_cli.cli.progress import UploadProgress
 from tests import samples as S
 from tests.conftest import FAKE_KEY
-from tests.fakeserver import parse_multipart
+from tests.fakeserver import parse_multipart, upload_policy
 from tests.test_client import USAGE, chunk, sse, stream_response
 
 HOST = "https://dashscope.aliyuncs.com"
@@ -25,18 +25,7 @@ CHAT = BASE + "/chat/completions"
 FILES = BASE + "/files"
 POLICY_URL = HOST + "/api/v1/uploads"
 OSS = "https://dashscope-file-mgr.oss-cn-beijing.aliyuncs.com"
-POLICY = {
-    "policy": "cG9saWN5",
-    "signature": "c2ln",
-    "upload_dir": "dashscope-instant/abc/2026-11-22/xyz",
-    "upload_host": OSS,
-    "expire_in_seconds": 300,
-    "max_file_size_mb": 100,
-    "capacity_limit_mb": 999999,
-    "oss_access_key_id": "LTAI-fake",
-    "x_oss_object_acl": "private",
-    "x_oss_forbid_overwrite": "true",
-}
+POLICY = upload_policy(OSS)
 
 
 @pytest.fixture(autouse=True)

@@ -18,25 +18,14 @@ from qwen_cli.providers import files as F
 from qwen_cli.uploads import Files
 from tests import samples as S
 from tests.conftest import FAKE_KEY
-from tests.fakeserver import parse_multipart
+from tests.fakeserver import parse_multipart, upload_policy
 from tests.test_client import chunk, sse, stream_response
 
 HOST = "http://fake.test"
 BASE = HOST + "/compatible-mode/v1"
 NATIVE = HOST + "/api/v1"
 OSS = "http://oss.test/bucket"
-POLICY = {
-    "policy": "cG9saWN5",
-    "signature": "c2ln",
-    "upload_dir": "dashscope-instant/abc/2026-11-22/xyz",
-    "upload_host": OSS,
-    "expire_in_seconds": 300,
-    "max_file_size_mb": 100,
-    "capacity_limit_mb": 999999,
-    "oss_access_key_id": "LTAI-fake",
-    "x_oss_object_acl": "private",
-    "x_oss_forbid_overwrite": "true",
-}
+POLICY = upload_policy(OSS)
 
 MODES = ["sync", "async"]
 
