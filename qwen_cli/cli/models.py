@@ -104,6 +104,32 @@ def describe(ml: ModelList) -> str:
     return f"GET {ml.base_url}/models, {age}"
 
 
+def _listed(
+    provider: str | None,
+    region: str | None,
+    base_url: str | None,
+    timeout: float | None,
+    max_retries: int | None,
+    debug: bool,
+    *,
+    refresh: bool,
+    offline: bool,
+) -> tuple[Settings, ModelList]:
+    """Settings from the shared options, and the model list for them (staleness said on stderr)."""
+    ask = o.Ask(
+        provider=provider,
+        region=region,
+        base_url=base_url,
+        timeout=timeout,
+        max_retries=max_retries,
+        debug=debug,
+    )
+    s = _settings(ask)
+    ml = get_list(s, refresh=refresh, offline=offline)
+    _warn_stale(ml)
+    return s, ml
+
+
 def _warn_stale(ml: ModelList) -> None:
     if not ml.stale:
         return
@@ -239,18 +265,7 @@ def models(
         return
     from qwen_cli import catalog
 
-    s = _settings(
-        o.Ask(
-            provider=provider,
-            region=region,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            debug=debug,
-        )
-    )
-    ml = get_list(s, refresh=refresh, offline=offline)
-    _warn_stale(ml)
+    s, ml = _listed(provider, region, base_url, timeout, max_retries, debug, refresh=refresh, offline=offline)
     pr = price_region(s)
     specs = sorted((catalog.lookup(i) for i in ml.ids), key=lambda m: m.id)
     specs = [m for m in specs if (not vision or m.vision) and (not thinking or m.thinking)]
@@ -294,18 +309,7 @@ def show(
     """
     from qwen_cli import catalog
 
-    s = _settings(
-        o.Ask(
-            provider=provider,
-            region=region,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            debug=debug,
-        )
-    )
-    ml = get_list(s, refresh=refresh, offline=offline)
-    _warn_stale(ml)
+    s, ml = _listed(provider, region, base_url, timeout, max_retries, debug, refresh=refresh, offline=offline)
     spec = catalog.lookup(name)
     listed = ml.source != "catalogue"
     available = (name in ml.ids) if listed else None
