@@ -117,7 +117,7 @@ def test_ctrl_c_stops_at_once_and_keeps_partial(srv: FakeServerProcess) -> None:
     proc.send_signal(signal.SIGINT)
     t0 = time.monotonic()
     out, err = proc.communicate(timeout=10)
-    assert time.monotonic() - t0 < 2
+    assert time.monotonic() - t0 < 5  # at once; 5 s leaves room for a loaded machine
     assert proc.returncode == 130
     assert (first + out).decode().strip()
     assert "interrupted" in err.decode() and "Traceback" not in err.decode()
