@@ -300,7 +300,8 @@ def test_help_and_version(run_cli) -> None:
     assert r.code == 0 and "complete" in r.out
     r = run_cli("complete", "--help")
     assert r.code == 0 and "git diff | qwen complete -" in r.out
-    assert run_cli("--version").out.startswith("qwen ")
+    version = run_cli("--version").out
+    assert version.startswith("qwen ") and "qwen-cli" in version
 
 
 @respx.mock

@@ -296,3 +296,14 @@ def test_reader_going_away_ends_quietly_and_keeps_the_partial(srv: FakeServerPro
     assert answer.content.startswith("echo") and len(answer.content) < len(
         "echo: one two three four five six"
     )
+
+
+@needs_qwen
+def test_qwen_cli_is_the_same_program() -> None:
+    """Qwen Code installs a `qwen` too; `qwen-cli` is ours whichever comes first on PATH."""
+    from pathlib import Path
+
+    ours = str(Path(QWEN).with_name("qwen-cli"))
+    p = subprocess.run([ours, "--version"], capture_output=True, env=clean_env())
+    assert p.returncode == 0
+    assert p.stdout.decode().startswith("qwen ") and "qwen-cli" in p.stdout.decode()

@@ -11,7 +11,8 @@ from qwen_cli import __version__
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"qwen {__version__}")
+        # Qwen Code (QwenLM's coding agent) installs a `qwen` command too: say which one this is.
+        typer.echo(f"qwen {__version__} (qwen-cli: the command line for Qwen models)")
         raise typer.Exit()
 
 
