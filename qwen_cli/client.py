@@ -130,6 +130,27 @@ class Qwen:
         headers = {k.lower(): v for k, v in response.headers.items()}
         return self.provider.error_from_response(response.status_code, body, headers)
 
+    def _redirect_error(self, response: httpx.Response) -> APIStatusError:
+        """A 3xx: never followed, since following would carry the key to wherever it points."""
+        location = response.headers.get("location")
+        status = response.status_code
+        if location:
+            import httpx
+
+            try:
+                where = str(response.request.url.join(location))
+            except (httpx.InvalidURL, ValueError):
+                where = location
+            message = f"the server redirected to {where}; not followed"
+        else:
+            message = f"the server answered {status} (a redirect) without saying where to; not followed"
+        return APIStatusError(
+            message,
+            status_code=status,
+            request_id=response.headers.get("x-request-id"),
+            hint="qwen never sends your key on to another address; if you trust it, use it as --base-url",
+        )
+
     def _transport_error(self, exc: Exception, url: str) -> APIConnectionError:
         import httpx
 
@@ -198,6 +219,9 @@ class Qwen:
                 err: QwenAPIError = self._transport_error(exc, spec.url)
             else:
                 self._log_response(response)
+                if 300 <= response.status_code < 400:
+                    response.close()
+                    raise self._redirect_error(response)
                 if response.status_code < 400:
                     if not stream:
                         try:
@@ -255,6 +279,9 @@ class Qwen:
                 err: QwenAPIError = self._transport_error(exc, spec.url)
             else:
                 self._log_response(response)
+                if 300 <= response.status_code < 400:
+                    await response.aclose()
+                    raise self._redirect_error(response)
                 if response.status_code < 400:
                     if not stream:
                         try:

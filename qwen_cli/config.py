@@ -284,4 +284,8 @@ def resolve(
         s.base_url = "https://chat.qwen.ai"
     else:
         s.base_url, s.sources["base_url"] = region_base_url(s.region, env, dotenv, cfile)
+
+    from qwen_cli import keypolicy  # keys go only where the user sent them
+
+    keypolicy.enforce(s, env=env, dotenv=dotenv, cfile=cfile, dotenv_path=(cwd or Path.cwd()) / ".env")
     return s

@@ -9,6 +9,12 @@ It is created with mode 0600 (its directory 0700), written atomically (a
 temporary file in the same directory, flushed, then renamed over it, so an
 interrupted write leaves the old file whole), and the modes of file and
 directory are checked on every read (:func:`check`).
+
+When ``credentials.json`` is a symbolic link, it is written and erased through
+to the file it points to (the link stays): replacing the link would leave the
+old key behind in its target. Only a directory qwen creates, or a plain one of
+the user's own that is not shared (no symbolic link, no sticky bit), is
+tightened to 0700: never a directory the user made for something else.
 """
 
 from __future__ import annotations
@@ -74,7 +80,8 @@ def check(config_dir: Path) -> list[str]:
     path = path_in(config_dir)
     if not path.exists():
         return []
-    return [w for w in (insecure_mode(path), insecure_dir(config_dir)) if w]
+    dirs = dict.fromkeys((config_dir, real_path(config_dir).parent))  # and the linked file's own
+    return [w for w in (insecure_mode(path), *(insecure_dir(d) for d in dirs)) if w]
 
 
 def load(config_dir: Path) -> dict[str, Any]:
@@ -115,15 +122,43 @@ def sweep(config_dir: Path, older_than: float = 0.0) -> int:
     return n
 
 
-def save(config_dir: Path, data: dict[str, Any]) -> Path:
-    """Write ``data`` atomically with mode 0600; return the file's path."""
+def real_path(config_dir: Path) -> Path:
+    """The file that holds the credentials: ``credentials.json``, or the file it links to."""
+    path = path_in(config_dir)
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def _own_dir(d: Path) -> bool:
+    """A directory qwen may tighten: a real one (no link), the user's, not a shared sticky one."""
+    try:
+        st = d.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & stat.S_ISVTX
+
+
+def _make_dir(config_dir: Path) -> None:
+    existed = config_dir.exists() or config_dir.is_symlink()
     config_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if os.name == "posix":
+    if os.name == "posix" and (not existed or _own_dir(config_dir)):
         with contextlib.suppress(OSError):
             os.chmod(config_dir, stat.S_IMODE(config_dir.stat().st_mode) & ~0o077)
-    sweep(config_dir, older_than=STALE_TMP_SECONDS)
+
+
+def save(config_dir: Path, data: dict[str, Any]) -> Path:
+    """Write ``data`` atomically with mode 0600 (through a symbolic link); return the file's path."""
     path = path_in(config_dir)
-    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX, dir=config_dir)
+    try:
+        _make_dir(config_dir)
+        real = real_path(config_dir)
+        sweep(real.parent, older_than=STALE_TMP_SECONDS)
+        fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX, dir=real.parent)
+    except OSError as exc:
+        where = f" (a link to {real_path(config_dir)})" if path.is_symlink() else ""
+        raise ConfigError(
+            f"cannot write {path}{where}: {exc.strerror or exc}",
+            hint="check that the directory exists and is yours, or remove the link",
+        ) from exc
     try:
         if os.name == "posix":
             os.fchmod(fd, 0o600)
@@ -132,7 +167,7 @@ def save(config_dir: Path, data: dict[str, Any]) -> Path:
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, real)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -170,12 +205,14 @@ def update(config_dir: Path, provider: str, values: dict[str, Any], *, make_defa
 def remove(config_dir: Path, provider: str | None = None) -> list[str]:
     """Forget one provider's credentials (or all); return the providers removed."""
     sweep(config_dir)
-    path = path_in(config_dir)
-    if not path.exists():
+    real = real_path(config_dir)
+    if real != path_in(config_dir):
+        sweep(real.parent)
+    if not real.exists():
         return []
     data = load(config_dir)
     if provider is None:
-        path.unlink()
+        _erase(config_dir)
         return sorted(data)
     if provider not in data:
         return []
@@ -183,5 +220,13 @@ def remove(config_dir: Path, provider: str | None = None) -> list[str]:
     if data:
         save(config_dir, data)
     else:
-        path.unlink()
+        _erase(config_dir)
     return [provider]
+
+
+def _erase(config_dir: Path) -> None:
+    """Delete the credentials file: the file a link points to, then the link."""
+    path = path_in(config_dir)
+    real_path(config_dir).unlink()
+    if path.is_symlink():
+        path.unlink()

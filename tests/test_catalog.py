@@ -117,5 +117,6 @@ def test_footer_has_no_cost_for_unknown_models_or_other_servers(run_cli, monkeyp
             200, json={"choices": [{"message": {"content": "x"}}], "usage": USAGE["usage"]}
         )
     )
+    monkeypatch.setenv("QWEN_ALLOW_HTTP", "1")  # a key over plain http off loopback: opted in
     r = run_cli("complete", "hi", "--base-url", "http://local.test/v1", "--no-stream")
     assert r.code == 0 and "¥" not in r.err and "$" not in r.err

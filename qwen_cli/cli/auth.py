@@ -165,7 +165,9 @@ def login(
     if base_url:
         target = keycheck.Target(s.provider, chosen_region, base_url.rstrip("/"), False)
     elif dashscope:
-        target = keycheck.Target(s.provider, chosen_region, config.base_urls()[chosen_region][0], True)
+        target = keycheck.Target(
+            s.provider, chosen_region, keycheck.region_url(chosen_region, checking=not no_verify), True
+        )
     else:
         target = keycheck.Target(s.provider, chosen_region, s.base_url, False)
 

@@ -33,6 +33,46 @@ def target_for(s: Settings) -> Target:
     return Target(s.provider, s.region, s.base_url, bound)
 
 
+def region_urls() -> dict[str, str]:
+    """Each region's base URL that a key may be tried at: never one a ``.env`` file chose.
+
+    A ``QWEN_BASE_URL_<REGION>`` from a ``.env`` may point anywhere (keypolicy), and
+    trying a key there would hand it over; DashScope's own https hosts are fine.
+    """
+    import os
+    from urllib.parse import urlsplit
+
+    from qwen_cli import config, keypolicy
+    from qwen_cli.providers.dashscope import is_own_host
+
+    out = {}
+    for region, (url, source) in config.base_urls().items():
+        parts = urlsplit(url)
+        own = parts.scheme == "https" and is_own_host(parts.hostname or "")
+        if own or keypolicy.origin(source, os.environ) != keypolicy.DOTENV:
+            out[region] = url
+    return out
+
+
+def region_url(region: str, *, checking: bool = True) -> str:
+    """The base URL to check a new key at in ``region``; a ConfigError when a ``.env`` chose it."""
+    from pathlib import Path
+
+    from qwen_cli import config
+    from qwen_cli.errors import ConfigError
+
+    url = region_urls().get(region)
+    if url is None and not checking:
+        return config.base_urls()[region][0]
+    if url is None:
+        raise ConfigError(
+            f"{Path.cwd() / '.env'} sets QWEN_BASE_URL_{region.upper()}: your key would be sent there "
+            "to be checked; not sent",
+            hint="run `qwen auth login` in another directory, or pass --base-url yourself",
+        )
+    return url
+
+
 def list_models(
     key: str, t: Target, s: Settings, *, cookie: str | None = None, retries: int | None = None
 ) -> list[str]:
@@ -79,11 +119,9 @@ class Elsewhere:
 
 
 def find_region(key: str, refused_in: str, s: Settings) -> Elsewhere:
-    """Try ``key`` once in every region but ``refused_in``, until one accepts it."""
-    from qwen_cli import config
-
+    """Try ``key`` once in every region but ``refused_in`` (and those a .env chose), until one takes it."""
     out = Elsewhere(refused=[refused_in])
-    for region, (url, _source) in config.base_urls().items():
+    for region, url in region_urls().items():
         if region == refused_in:
             continue
         try:

@@ -120,3 +120,9 @@ def chat_body(req: ChatRequest) -> dict[str, Any]:
     if p.json_mode:
         body["response_format"] = {"type": "json_object"}
     return body
+
+
+def is_own_host(host: str) -> bool:
+    """DashScope's own hosts (every region's endpoint lives under aliyuncs.com)."""
+    host = host.lower().rstrip(".")
+    return host == "aliyuncs.com" or host.endswith(".aliyuncs.com")

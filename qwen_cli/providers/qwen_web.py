@@ -389,3 +389,8 @@ def _int(v: Any) -> int:
         return max(0, int(v))
     except (TypeError, ValueError):
         return 0
+
+
+def is_own_host(host: str) -> bool:
+    """chat.qwen.ai's own host: where the token and cookie were issued."""
+    return host.lower().rstrip(".") == (urlsplit(WEB_BASE_URL).hostname or "")
