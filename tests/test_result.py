@@ -399,19 +399,37 @@ def test_tool_fields_must_fit_the_role() -> None:
         Message(role="assistant", content="x", tool_call_id="a")
 
 
-def test_it_can_stand_in_for_the_cli_answer() -> None:
-    """Every field the CLI's ``Answer`` has, with the same meaning and the same JSON."""
-    from qwen_cli.cli.answer import Answer
+ANSWER_FIELDS = {  # the CLI's answer record before this type: what its users read
+    "content", "reasoning", "model", "finish_reason", "usage", "id", "request_id", "elapsed",
+    "first_token_at", "interrupted", "output_closed", "error", "sources",
+}  # fmt: skip
 
-    mine = {f.name for f in dataclasses.fields(AnswerResult)}
-    assert {f.name for f in dataclasses.fields(Answer)} <= mine
-    usage = Usage(prompt_tokens=1, completion_tokens=2, total_tokens=3)
-    src = SearchSource(url="https://a.example", title="A")
-    common = {"content": "hi", "reasoning": "r", "model": "m", "finish_reason": "stop", "usage": usage}
-    old = Answer(**common, id="i", request_id="q", sources=[src.model_dump(mode="json", exclude_none=True)])
-    new = AnswerResult(**common, id="i", request_id="q", sources=[src])
-    assert new.as_json() == old.as_json()
-    new.tool_calls.append(ToolCall(id="t"))
-    assert new.as_json()["tool_calls"] == [
+
+def test_it_can_stand_in_for_the_cli_answer() -> None:
+    """The fields and the ``--json`` shape of the CLI's answer record, plus tool calls."""
+    assert {f.name for f in dataclasses.fields(AnswerResult)} >= ANSWER_FIELDS
+    r = AnswerResult(
+        content="hi",
+        reasoning="r",
+        model="m",
+        finish_reason="stop",
+        usage=Usage(prompt_tokens=1, completion_tokens=2, total_tokens=3),
+        id="i",
+        request_id="q",
+        sources=[SearchSource(url="https://a.example", title="A")],
+    )
+    assert r.as_json() == {
+        "id": "i",
+        "model": "m",
+        "content": "hi",
+        "reasoning": "r",
+        "finish_reason": "stop",
+        "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3},
+        "request_id": "q",
+        "sources": [{"url": "https://a.example", "title": "A"}],
+    }
+    assert AnswerResult().as_json()["reasoning"] is None and "sources" not in AnswerResult().as_json()
+    r.tool_calls.append(ToolCall(id="t"))
+    assert r.as_json()["tool_calls"] == [
         {"id": "t", "type": "function", "function": {"name": "", "arguments": ""}}
     ]
