@@ -28,7 +28,7 @@ from qwen_cli.providers import get_provider
 from qwen_cli.providers.base import MAX_RETRY_AFTER, RequestSpec
 from qwen_cli.redact import mask_headers, scrub_body
 from qwen_cli.resources import Chat, Completions, Models
-from qwen_cli.streaming import json_or_text
+from qwen_cli.streaming import headers_of, json_or_text
 
 if TYPE_CHECKING:
     import httpx
@@ -127,8 +127,7 @@ class Qwen:
         return req
 
     def _status_error(self, response: httpx.Response, body: bytes) -> APIStatusError:
-        headers = {k.lower(): v for k, v in response.headers.items()}
-        return self.provider.error_from_response(response.status_code, body, headers)
+        return self.provider.error_from_response(response.status_code, body, headers_of(response))
 
     def _redirect_error(self, response: httpx.Response) -> APIStatusError:
         """A 3xx: never followed, since following would carry the key to wherever it points."""

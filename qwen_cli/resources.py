@@ -6,11 +6,12 @@ with the client's sync or async sender; the two halves sit side by side.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from qwen_cli.providers.base import request_id_from
-from qwen_cli.streaming import AsyncChatStream, ChatStream, StreamCore, json_or_text
+from qwen_cli.streaming import AsyncChatStream, ChatStream, StreamCore, headers_of, json_or_text
 from qwen_cli.types import (
     ChatCompletion,
     ChatParams,
@@ -78,19 +79,21 @@ class Chat:
         return self.stream(req) if req.stream else self.complete(req)
 
     def stream(self, req: ChatRequest) -> ChatStream:
-        """Open a streamed answer (``req.stream`` must be true)."""
+        """Open a streamed answer (``req.stream`` must be true); ``.result`` fills as it is read."""
         c = self._client
+        started = time.monotonic()
         response = c.send(c.provider.chat_request(req), stream=True)
-        return ChatStream(response, StreamCore(c.provider, _rid(response)))
+        return ChatStream(response, _core(c, req, response, started))
 
     def complete(self, req: ChatRequest) -> ChatCompletion:
-        """A whole answer at once (``req.stream`` must be false)."""
+        """A whole answer at once (``req.stream`` must be false); ``.result`` is the one result."""
         c = self._client
         if c.provider.always_streams:  # the wire streams anyway: accumulate it
             with self.stream(req.model_copy(update={"stream": True})) as s:
                 return s.until_done()
+        started = time.monotonic()
         response = c.send(c.provider.chat_request(req))
-        return _with_request_id(c.provider.parse_completion(json_or_text(response)), _rid(response))
+        return _whole(c.provider.parse_completion(json_or_text(response)), response, req, started)
 
     @overload
     async def acreate(
@@ -114,25 +117,36 @@ class Chat:
 
     async def astream(self, req: ChatRequest) -> AsyncChatStream:
         c = self._client
+        started = time.monotonic()
         response = await c.asend(c.provider.chat_request(req), stream=True)
-        return AsyncChatStream(response, StreamCore(c.provider, _rid(response)))
+        return AsyncChatStream(response, _core(c, req, response, started))
 
     async def acomplete(self, req: ChatRequest) -> ChatCompletion:
         c = self._client
         if c.provider.always_streams:
             async with await self.astream(req.model_copy(update={"stream": True})) as s:
                 return await s.until_done()
+        started = time.monotonic()
         response = await c.asend(c.provider.chat_request(req))
-        return _with_request_id(c.provider.parse_completion(json_or_text(response)), _rid(response))
+        return _whole(c.provider.parse_completion(json_or_text(response)), response, req, started)
 
 
 def _rid(response: httpx.Response) -> str | None:
-    return request_id_from({k.lower(): v for k, v in response.headers.items()})
+    return request_id_from(headers_of(response))
 
 
-def _with_request_id(c: ChatCompletion, rid: str | None) -> ChatCompletion:
+def _core(c: Qwen, req: ChatRequest, response: httpx.Response, started: float) -> StreamCore:
+    return StreamCore(c.provider, _rid(response), model=req.model, started=started)
+
+
+def _whole(c: ChatCompletion, response: httpx.Response, req: ChatRequest, started: float) -> ChatCompletion:
+    """A whole response with what only the HTTP exchange knows: request id and timing."""
+    rid = _rid(response)
     if rid and not c.request_id:
         c.request_id = rid
+    r = c.result
+    r.model = r.model or req.model
+    r.elapsed = time.monotonic() - started
     return c
 
 

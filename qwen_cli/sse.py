@@ -1,4 +1,4 @@
-"""Server-sent events, sans I/O: bytes in, events out, answer accumulated.
+"""Server-sent events, sans I/O: bytes in, events out.
 
 Nothing here touches the network or prints. The sync and async clients wrap
 these classes in ``for`` and ``async for`` loops respectively.
@@ -9,7 +9,7 @@ character split across two network reads comes out intact.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -95,20 +95,6 @@ class SSEDecoder:
         ev = ServerSentEvent("\n".join(self._data), self._event, self._id, self._retry)
         self._data, self._event, self._id, self._retry = [], None, None, None
         return ev
-
-
-@dataclass
-class Accumulated:
-    """Everything a stream delivered so far."""
-
-    content: str = ""
-    reasoning: str = ""
-    finish_reason: str | None = None
-    id: str | None = None
-    model: str | None = None
-    usage: dict[str, object] | None = None
-    done: bool = False
-    sources: list[dict[str, object]] = field(default_factory=list)
 
 
 class DeltaNormalizer:

@@ -6,21 +6,23 @@ including on Ctrl-C, so a cancelled answer releases its connection at once.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from qwen_cli.errors import QwenAPIError, StreamInterruptedError
-from qwen_cli.sse import Accumulated, DeltaNormalizer, SSEDecoder
+from qwen_cli.sse import DeltaNormalizer, SSEDecoder
 from qwen_cli.types import (
-    AssistantMessage,
+    AnswerResult,
     ChatCompletion,
     ChatCompletionChunk,
-    Choice,
     ChunkChoice,
     Delta,
-    SearchSource,
-    Usage,
+    FunctionDelta,
+    ToolCall,
+    ToolCallDelta,
+    arguments_text,
 )
 
 if TYPE_CHECKING:
@@ -29,16 +31,78 @@ if TYPE_CHECKING:
     from qwen_cli.providers.base import Provider
 
 
-class StreamCore:
-    """Bytes in, normalised chunks out; keeps everything received in ``acc``."""
+class ToolCallAssembler:
+    """Tool calls put together from stream fragments, into ``calls`` (kept in ``index`` order).
 
-    def __init__(self, provider: Provider, request_id: str | None = None) -> None:
+    A call's first fragment brings its ``id``, ``type`` and ``function.name``; each later one
+    appends its ``function.arguments`` text as is (no stripping: the text is the model's JSON,
+    byte for byte). Fragments are keyed by ``index``, never by ``id`` (later fragments often
+    carry ``id: ""``); the first non-empty ``id`` and ``name`` win. A fragment without an
+    index belongs to the call whose ``id`` it names, else to a new call when it names a new
+    ``id``, else to the call last added to (the first call when there is none).
+    """
+
+    def __init__(self, calls: list[ToolCall]) -> None:
+        self.calls = calls
+        self._by_index: dict[int, ToolCall] = {}
+        self._typed: set[int] = set()
+        self._last: int | None = None
+
+    def feed(self, fragments: list[ToolCallDelta]) -> None:
+        for f in fragments:
+            i = self._index_of(f)
+            call = self._by_index.get(i)
+            if call is None:
+                call = self._by_index[i] = ToolCall()
+                self.calls[:] = [self._by_index[k] for k in sorted(self._by_index)]
+            if f.id and not call.id:
+                call.id = f.id
+            if f.type and i not in self._typed:
+                call.type = f.type
+                self._typed.add(i)
+            fn = f.function or FunctionDelta()
+            if fn.name and not call.function.name:
+                call.function.name = fn.name
+            if fn.arguments is not None:
+                call.function.arguments += arguments_text(fn.arguments)
+            self._last = i
+
+    def _index_of(self, f: ToolCallDelta) -> int:
+        i = f.index
+        if isinstance(i, str) and i.strip().isdigit():
+            i = int(i)
+        if isinstance(i, int) and not isinstance(i, bool) and i >= 0:
+            return i
+        if f.id:
+            for k, call in self._by_index.items():
+                if call.id == f.id:
+                    return k
+            if self._last is not None and self._by_index[self._last].id:
+                return max(self._by_index) + 1  # a new id: a new call
+        return 0 if self._last is None else self._last
+
+
+class StreamCore:
+    """Bytes in, normalised chunks out; accumulates the answer straight into ``acc``."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        request_id: str | None = None,
+        *,
+        model: str = "",
+        started: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.provider = provider
         self.request_id = request_id
-        self.acc = Accumulated()
+        self.acc = AnswerResult(model=model, request_id=request_id)
+        self._clock = clock
+        self._started = clock() if started is None else started
         self._decoder = SSEDecoder()
         self._content = DeltaNormalizer()
         self._reasoning = DeltaNormalizer()
+        self._tools = ToolCallAssembler(self.acc.tool_calls)
 
     def feed(self, data: bytes) -> Iterator[ChatCompletionChunk]:
         """Chunks in ``data``, each yielded before a later event in it can raise.
@@ -72,12 +136,12 @@ class StreamCore:
         acc.id = acc.id or chunk.id
         acc.model = chunk.model or acc.model
         if chunk.usage is not None:
-            acc.usage = chunk.usage.model_dump(mode="json", exclude_none=True)
+            acc.usage = chunk.usage
         if chunk.sources:
-            seen = {s.get("url") for s in acc.sources if s.get("url")}
+            seen: set[str | None] = {s.url for s in acc.sources if s.url}
             for src in chunk.sources:
                 if src.url is None or src.url not in seen:
-                    acc.sources.append(src.model_dump(mode="json", exclude_none=True))
+                    acc.sources.append(src)
                     seen.add(src.url)
         for choice in chunk.choices[:1]:
             d = choice.delta
@@ -87,9 +151,21 @@ class StreamCore:
             if d.content:
                 d.content = self._content.feed(d.content)
                 acc.content += d.content
+            if d.tool_calls:
+                self._tools.feed(d.tool_calls)
+            if acc.first_token_at is None and (d.content or d.reasoning_content or d.tool_calls):
+                acc.first_token_at = self._clock() - self._started
             if choice.finish_reason:
                 acc.finish_reason = choice.finish_reason
+        acc.elapsed = self._clock() - self._started
         return chunk
+
+    def failed(self, exc: BaseException) -> None:
+        """Note in the result how the stream ended early: an error, or Ctrl-C."""
+        if isinstance(exc, QwenAPIError):
+            self.acc.error = exc
+        elif isinstance(exc, KeyboardInterrupt):
+            self.acc.interrupted = True
 
     def interrupted(self, why: str) -> StreamInterruptedError:
         n = len(self.acc.content)
@@ -100,25 +176,21 @@ class StreamCore:
         )
 
     def completion(self) -> ChatCompletion:
-        acc = self.acc
-        return ChatCompletion(
-            id=acc.id,
-            model=acc.model,
-            choices=[
-                Choice(
-                    message=AssistantMessage(content=acc.content, reasoning_content=acc.reasoning or None),
-                    finish_reason=acc.finish_reason,
-                )
-            ],
-            usage=Usage.model_validate(acc.usage) if acc.usage else None,
-            request_id=self.request_id,
-            sources=[SearchSource.model_validate(s) for s in acc.sources],
-        )
+        """What arrived so far in the response's shape; its ``.result`` is ``acc`` itself."""
+        return ChatCompletion.of_result(self.acc)
 
 
 def chunks_from_completion(c: ChatCompletion) -> list[ChatCompletionChunk]:
     """A whole answer as stream chunks, for servers that ignore ``stream: true``."""
-    delta = Delta(role="assistant", content=c.content, reasoning_content=c.reasoning or None)
+    m = c.choices[0].message if c.choices else None
+    delta = Delta(
+        role="assistant",
+        content=c.content,
+        reasoning_content=c.reasoning or None,
+        tool_calls=[t.model_copy(update={"index": i}) for i, t in enumerate(m.tool_calls)]
+        if m is not None and m.tool_calls
+        else None,
+    )
     return [
         ChatCompletionChunk(
             id=c.id,
@@ -149,9 +221,13 @@ def _is_html(response: httpx.Response) -> bool:
     return ctype.lower().startswith("text/html")
 
 
+def headers_of(response: httpx.Response) -> dict[str, str]:
+    """A response's headers for the providers: httpx has already folded the names to lower case."""
+    return dict(response.headers)
+
+
 def _page_error(core: StreamCore, response: httpx.Response) -> QwenAPIError:
-    headers = {k.lower(): v for k, v in response.headers.items()}
-    return core.provider.error_from_response(response.status_code, response.content, headers)
+    return core.provider.error_from_response(response.status_code, response.content, headers_of(response))
 
 
 def _transport_error(core: StreamCore, exc: Exception) -> StreamInterruptedError:
@@ -168,7 +244,12 @@ class _StreamBase:
         self._core = core
 
     @property
-    def accumulated(self) -> Accumulated:
+    def accumulated(self) -> AnswerResult:
+        return self._core.acc
+
+    @property
+    def result(self) -> AnswerResult:
+        """The answer so far (all of it once the stream is read): the one result type."""
         return self._core.acc
 
     @property
@@ -201,7 +282,12 @@ class ChatStream(_StreamBase):
                     return
             yield from core.end()
         except httpx.TransportError as exc:
-            raise _transport_error(core, exc) from exc
+            err = _transport_error(core, exc)
+            core.failed(err)
+            raise err from exc
+        except (QwenAPIError, KeyboardInterrupt) as exc:
+            core.failed(exc)
+            raise
         finally:
             self.close()
 
@@ -254,7 +340,12 @@ class AsyncChatStream(_StreamBase):
             for ch in core.end():
                 yield ch
         except httpx.TransportError as exc:
-            raise _transport_error(core, exc) from exc
+            err = _transport_error(core, exc)
+            core.failed(err)
+            raise err from exc
+        except (QwenAPIError, KeyboardInterrupt) as exc:
+            core.failed(exc)
+            raise
         finally:
             await self.aclose()
 

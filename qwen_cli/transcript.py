@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -35,22 +36,54 @@ def to_markdown(conv: Conversation, messages: Sequence[Message]) -> str:
     out.append("")
     if conv.system:
         out += ["## System", "", conv.system, ""]
+    names = {c.id: c.function.name for m in messages for c in m.tool_calls or () if c.id}
     for m in messages:
+        if m.role == "tool":
+            out += tool_result_markdown(m, names.get(m.tool_call_id or ""))
+            continue
         who = "You" if m.role == "user" else (m.model or "Assistant") if m.role == "assistant" else m.role
         out += [f"## {who}", ""]
         for a in m.attachments:
             out += [f"*attached: {a.path} ({a.mime_type}, {a.size:,} bytes)*", ""]
         if m.content:
             out += [m.content.rstrip("\n"), ""]
+        for call in m.tool_calls or ():
+            out += [
+                f"**tool call** `{call.function.name or '?'}`" + (f" (id `{call.id}`)" if call.id else ""),
+                "",
+            ]
+            out += (
+                [*fence(call.function.arguments, "json"), ""]
+                if call.function.arguments
+                else ["(no arguments)", ""]
+            )
         if note := status_note(m):
             out += [f"*({note})*", ""]
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def tool_result_markdown(m: Message, name: str | None) -> list[str]:
+    """A tool result: which call it answers, and its text as it was sent back."""
+    head = f"## Tool result: {name}" if name else "## Tool result"
+    head += f" (id `{m.tool_call_id}`)" if m.tool_call_id else ""
+    return [head, "", *fence(m.content), ""]
+
+
+def fence(text: str, lang: str = "") -> list[str]:
+    """``text`` as a fenced code block: kept as it is, the fence longer than any run of backticks in it."""
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    bar = "`" * max(3, longest + 1)
+    return [bar + lang, text.removesuffix("\n"), bar]
 
 
 def message_data(m: Message) -> dict[str, Any]:
     d: dict[str, Any] = {"role": m.role, "content": m.content, "created_at": iso_time(m.created_at)}
     if m.reasoning:
         d["reasoning"] = m.reasoning
+    if m.tool_calls:
+        d["tool_calls"] = [c.model_dump(mode="json") for c in m.tool_calls]
+    if m.tool_call_id is not None:
+        d["tool_call_id"] = m.tool_call_id
     if m.role == "assistant":
         d.update(
             model=m.model,

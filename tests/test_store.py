@@ -27,6 +27,27 @@ def turn(s: Store, conv_id: str, q: str, a: str, **answer: object) -> None:
     s.add(conv_id, NewMessage("assistant", a, **answer))  # type: ignore[arg-type]
 
 
+def v3_add(s: Store, conv_id: str, role: str, content: str, usage: str | None = None) -> int:
+    """A message written as qwen did before schema 4 (its INSERT, column for column)."""
+    seq = s.db.execute(
+        "SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE conversation_id = ?", (conv_id,)
+    ).fetchone()[0]
+    cur = s.db.execute(
+        "INSERT INTO messages (conversation_id, seq, role, content, reasoning, model, options,"
+        " usage, prompt_tokens, completion_tokens, total_tokens, created_at, elapsed,"
+        " first_token, request_id, response_id, finish_reason, status, error, left_out)"
+        " VALUES (?, ?, ?, ?, '', NULL, '{}', ?, NULL, NULL, NULL, 1.0, NULL, NULL, NULL, NULL, NULL,"
+        " 'complete', NULL, NULL)",
+        (conv_id, seq, role, content, usage),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def v3_turn(s: Store, conv_id: str, q: str, a: str) -> None:
+    v3_add(s, conv_id, "user", q)
+    v3_add(s, conv_id, "assistant", a)
+
+
 def test_default_path_is_in_the_data_dir(isolated_env: Path) -> None:
     assert default_path() == isolated_env / "data" / "history.db"
     with Store.open() as s:
@@ -179,7 +200,7 @@ def test_search(store: Store) -> None:
 
 def test_search_without_fts5_falls_back_to_like(tmp_path: Path) -> None:
     no_fts = functools.partial(schema_mod._m2_search, tokenizers=("no-such-tokenizer",))
-    with Store(tmp_path / "h.db", migrations=[schema_mod._m1_tables, no_fts]) as s:
+    with Store(tmp_path / "h.db", migrations=[schema_mod._m1_tables, no_fts, *MIGRATIONS[2:]]) as s:
         assert s.fts == "none"
         conv = s.create()
         turn(s, conv.id, "Find ME in a haystack", "ok")
@@ -191,19 +212,19 @@ def test_migrations_upgrade_old_databases(tmp_path: Path) -> None:
     with Store(path, migrations=MIGRATIONS[:1]) as old:
         assert old.version == 1
         conv = old.create()
-        turn(old, conv.id, "written by an older qwen", "yes")
+        v3_turn(old, conv.id, "written by an older qwen", "yes")
     with Store(path) as new:
-        assert new.version == len(MIGRATIONS) == 3
+        assert new.version == len(MIGRATIONS) == 4
         assert [h.message.content for h in new.search("older qwen")] == ["written by an older qwen"]
     with Store(path) as again:  # nothing left to do
-        assert again.version == 3
+        assert again.version == 4
 
 
 def test_attachment_references_round_trip_and_old_rows_migrate(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
     with Store(path, migrations=MIGRATIONS[:2]) as old:  # a row as an older qwen wrote it
         conv = old.create()
-        mid = old.add(conv.id, NewMessage("user", "old")).id
+        mid = v3_add(old, conv.id, "user", "old")
         old.db.execute(
             "INSERT INTO attachments (conversation_id, message_id, path, mime_type, size, sha256, created_at)"
             " VALUES (?, ?, '/a.png', 'image/png', 5, '00', 1.0)",

@@ -100,12 +100,7 @@ def _price(model: str, region: str) -> tuple[float, float] | None:
 
 
 def all_messages(s: ChatSession) -> list[Message]:
-    out: list[Message] = []
-    for ex in s.exchanges:
-        out.append(ex.user)
-        if ex.answer is not None:
-            out.append(ex.answer)
-    return out
+    return [m for ex in s.exchanges for m in ex.messages()]
 
 
 def build(s: ChatSession, help_lines: Callable[[], list[str]]) -> list[Command]:

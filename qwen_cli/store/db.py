@@ -21,10 +21,11 @@ from qwen_cli.store.records import (
     Message,
     NewMessage,
     conversation_from,
-    int_of,
     make_title,
     message_from,
     new_id,
+    tool_calls_json,
+    usage_counts,
 )
 from qwen_cli.store.schema import MIGRATIONS
 
@@ -219,7 +220,7 @@ class Store:
         """Write ``msg`` (and its attachments) in one transaction; returns it as stored."""
         if msg.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, not {msg.status!r}")
-        usage = msg.usage or {}
+        counts = usage_counts(msg.usage)
 
         def insert(db: sqlite3.Connection) -> Message:
             now = time.time()
@@ -228,15 +229,18 @@ class Store:
             ).fetchone()[0]
             cur = db.execute(
                 "INSERT INTO messages (conversation_id, seq, role, content, reasoning, model, options,"
-                " usage, prompt_tokens, completion_tokens, total_tokens, created_at, elapsed,"
-                " first_token, request_id, response_id, finish_reason, status, error, left_out)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " usage, prompt_tokens, completion_tokens, total_tokens, cached_tokens,"
+                " cache_creation_tokens, reasoning_tokens, created_at, elapsed, first_token, request_id,"
+                " response_id, finish_reason, status, error, left_out, tool_calls, tool_call_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     conv_id, seq, msg.role, msg.content, msg.reasoning, msg.model,
                     json.dumps(msg.options), json.dumps(msg.usage) if msg.usage else None,
-                    int_of(usage, "prompt_tokens"), int_of(usage, "completion_tokens"),
-                    int_of(usage, "total_tokens"), now, msg.elapsed, msg.first_token, msg.request_id,
-                    msg.response_id, msg.finish_reason, msg.status, msg.error, msg.left_out,
+                    counts["prompt_tokens"], counts["completion_tokens"], counts["total_tokens"],
+                    counts["cached_tokens"], counts["cache_creation_tokens"], counts["reasoning_tokens"],
+                    now, msg.elapsed, msg.first_token, msg.request_id, msg.response_id,
+                    msg.finish_reason, msg.status, msg.error, msg.left_out,
+                    tool_calls_json(msg.tool_calls), msg.tool_call_id,
                 ),
             )  # fmt: skip
             mid = int(cur.lastrowid or 0)
@@ -275,13 +279,23 @@ class Store:
         return msgs
 
     def exchanges(self, conv_id: str) -> list[Exchange]:
-        """User messages paired with the answer that followed each (system rows skipped)."""
-        out: list[Exchange] = []
+        """Turns: each user message with the messages that followed it (system rows skipped).
+
+        The answer is the turn's last message when it is an assistant's; the messages before
+        it (tool calls and their results) are the exchange's ``steps``.
+        """
+        turns: list[tuple[Message, list[Message]]] = []
         for m in self.messages(conv_id):
             if m.role == "user":
-                out.append(Exchange(m))
-            elif m.role == "assistant" and out and out[-1].answer is None:
-                out[-1].answer = m
+                turns.append((m, []))
+            elif m.role in ("assistant", "tool") and turns:
+                turns[-1][1].append(m)
+        out: list[Exchange] = []
+        for user, rest in turns:
+            if rest and rest[-1].role == "assistant":
+                out.append(Exchange(user, rest[-1], rest[:-1]))
+            else:
+                out.append(Exchange(user, None, rest))
         return out
 
     # ------------------------------------------------------------------ attachments

@@ -7,7 +7,12 @@ import secrets
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from qwen_cli.types import ToolCall, Usage
+
+if TYPE_CHECKING:
+    from qwen_cli.types import AnswerResult
 
 TITLE_LENGTH = 60
 STATUSES = ("complete", "interrupted", "error")
@@ -68,7 +73,12 @@ class Attachment:
 
 @dataclass
 class NewMessage:
-    """A message to write; ``usage`` is the server's usage object as JSON data."""
+    """A message to write; ``usage`` is the server's usage object as JSON data.
+
+    A turn may hold several messages after the user's: an assistant message with
+    ``tool_calls``, one ``tool`` message per call (``tool_call_id`` says which), and so on
+    until the final answer.
+    """
 
     role: str
     content: str
@@ -85,6 +95,42 @@ class NewMessage:
     error: str | None = None
     left_out: int | None = None
     attachments: list[Attachment] = field(default_factory=list)
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
+
+    @classmethod
+    def of_result(
+        cls,
+        r: AnswerResult,
+        *,
+        error: str | None,
+        model: str | None = None,
+        options: dict[str, Any] | None = None,
+        left_out: int | None = None,
+    ) -> NewMessage:
+        """The assistant message for answer ``r``, as it ended. ``error`` is the error's text,
+        scrubbed of secrets by the caller (the store never sees a key)."""
+        return cls(
+            "assistant",
+            r.content,
+            reasoning=r.reasoning,
+            model=r.model or model,
+            options=dict(options or {}),
+            usage=r.usage.model_dump(mode="json", exclude_none=True) if r.usage else None,
+            elapsed=round(r.elapsed, 3),
+            first_token=round(r.first_token_at, 3) if r.first_token_at is not None else None,
+            request_id=r.request_id,
+            response_id=r.id,
+            finish_reason=r.finish_reason,
+            status=r.state,
+            error=error if r.error is not None else None,
+            left_out=left_out,
+            tool_calls=[c.model_copy(deep=True) for c in r.tool_calls] or None,
+        )
+
+    @property
+    def usage_model(self) -> Usage | None:
+        return Usage.model_validate(self.usage) if self.usage else None
 
 
 @dataclass
@@ -114,10 +160,20 @@ class Message(NewMessage):
 
 @dataclass
 class Exchange:
-    """A user message and the answer to it (``None`` when none was stored)."""
+    """A user message and the answer to it (``None`` when none was stored).
+
+    ``steps`` are the messages of the turn before the answer: assistant messages that made
+    tool calls and the tool results sent back. A turn whose last message is a tool result
+    (the tool loop stopped before an answer) has steps and no answer.
+    """
 
     user: Message
     answer: Message | None = None
+    steps: list[Message] = field(default_factory=list)
+
+    def messages(self) -> list[Message]:
+        """Every message of the turn, in order."""
+        return [self.user, *self.steps, *([self.answer] if self.answer is not None else [])]
 
 
 @dataclass
@@ -164,9 +220,45 @@ def conversation_from(r: sqlite3.Row) -> Conversation:
 def message_from(r: sqlite3.Row) -> Message:
     return Message(
         role=r["role"], content=r["content"], reasoning=r["reasoning"], model=r["model"],
-        options=json.loads(r["options"] or "{}"), usage=json.loads(r["usage"]) if r["usage"] else None,
+        options=json.loads(r["options"] or "{}"), usage=usage_from(r["usage"]),
         elapsed=r["elapsed"], first_token=r["first_token"], request_id=r["request_id"],
         response_id=r["response_id"], finish_reason=r["finish_reason"], status=r["status"],
         error=r["error"], left_out=r["left_out"], id=r["id"], conversation_id=r["conversation_id"],
-        seq=r["seq"], created_at=r["created_at"],
+        seq=r["seq"], created_at=r["created_at"], tool_calls=tool_calls_from(r["tool_calls"]),
+        tool_call_id=r["tool_call_id"],
     )  # fmt: skip
+
+
+def usage_from(text: str | None) -> dict[str, Any] | None:
+    """A stored usage object; one that cannot be read is left out rather than hiding the message."""
+    try:
+        data = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def tool_calls_json(calls: list[ToolCall] | None) -> str | None:
+    return json.dumps([c.model_dump(mode="json") for c in calls], ensure_ascii=False) if calls else None
+
+
+def tool_calls_from(text: str | None) -> list[ToolCall] | None:
+    return [ToolCall.model_validate(c) for c in json.loads(text)] if text else None
+
+
+def usage_counts(usage: dict[str, Any] | None) -> dict[str, int | None]:
+    """The token counts the store keeps in columns, from the usage object."""
+    from pydantic import ValidationError
+
+    try:
+        u = Usage.model_validate(usage) if usage else Usage()
+    except ValidationError:  # counts of a type we cannot read are left out, never fatal
+        u = Usage()
+    return {
+        "prompt_tokens": int_of(usage, "prompt_tokens"),
+        "completion_tokens": int_of(usage, "completion_tokens"),
+        "total_tokens": int_of(usage, "total_tokens"),
+        "cached_tokens": u.cached_tokens,
+        "cache_creation_tokens": u.cache_creation_tokens,
+        "reasoning_tokens": u.reasoning_tokens,
+    }

@@ -112,4 +112,34 @@ def _m3_attachment_references(db: sqlite3.Connection) -> None:
         db.execute(f"ALTER TABLE attachments ADD COLUMN {column}")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1_tables, _m2_search, _m3_attachment_references]
+def _m4_tool_messages(db: sqlite3.Connection) -> None:
+    """Turns of several messages: an assistant message's ``tool_calls`` (JSON, arguments kept
+    as the model wrote them) and a tool result's ``tool_call_id``; and the usage counts that
+    pricing needs as columns (cached, cache-creation and reasoning tokens), filled in for the
+    rows already there from their usage JSON."""
+    for column in (
+        "tool_calls TEXT",
+        "tool_call_id TEXT",
+        "cached_tokens INTEGER",
+        "cache_creation_tokens INTEGER",
+        "reasoning_tokens INTEGER",
+    ):
+        db.execute(f"ALTER TABLE messages ADD COLUMN {column}")
+    from qwen_cli.store.records import usage_counts, usage_from
+
+    rows = db.execute("SELECT id, usage FROM messages WHERE usage IS NOT NULL").fetchall()
+    for mid, usage in rows:
+        n = usage_counts(usage_from(usage))
+        db.execute(
+            "UPDATE messages SET cached_tokens = ?, cache_creation_tokens = ?, reasoning_tokens = ?"
+            " WHERE id = ?",
+            (n["cached_tokens"], n["cache_creation_tokens"], n["reasoning_tokens"], mid),
+        )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _m1_tables,
+    _m2_search,
+    _m3_attachment_references,
+    _m4_tool_messages,
+]
