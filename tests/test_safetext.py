@@ -259,3 +259,15 @@ def test_repl_prompt_is_made_visible() -> None:
 
 class _Size:
     rows, columns = 24, 80
+
+
+def test_debug_log_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+
+    from qwen_cli.cli.answer import setup_logging
+
+    tty = TTY()
+    monkeypatch.setattr(sys, "stderr", tty)
+    setup_logging(True)
+    logging.getLogger("qwen_cli.client").debug("< body %s", '{"error": "\x1b]0;t\x07"}')
+    assert tty.getvalue() == 'debug: < body {"error": "␛]0;t␇"}\n'

@@ -94,6 +94,9 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def stream(self, value: Any) -> None:
         pass
 
+    def format(self, record: logging.LogRecord) -> str:  # logged bodies never drive the terminal
+        return shown(super().format(record), sys.stderr)
+
 
 def setup_logging(debug: bool) -> None:
     """``--debug``: log to stderr; otherwise stay silent. Safe to call any number of times."""
