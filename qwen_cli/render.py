@@ -1,12 +1,16 @@
 """Showing answers: the only module that draws with rich.
 
 * `PlainRenderer` (pipes, files, no colour): the deltas exactly as received, flushed; nothing
-  else ever reaches ``out``.
+  else ever reaches ``out``. On a terminal (``--no-color``) control characters are made visible.
 * `MarkdownRenderer` (terminals): `BlockSplitter` cuts the growing answer into finished
   top-level Markdown blocks, looking only at new complete lines. ``content()`` only feeds it;
   a timer thread, at most ten times a second and only when something changed, prints the
   blocks finished since its last tick once into the scroll-back (never redrawn) and redraws
   the unfinished tail in a `rich.live.Live` region cropped to the screen.
+
+Text from a server never drives the terminal: whatever this module draws there goes through
+`qwen_cli.safetext` (in Markdown, before parsing and again after, since entities such as
+``&#x202E;`` become characters). Pipes and files get the text unchanged.
 
 rich is imported inside the functions that draw, so importing this module is cheap. Nothing
 here reads the environment: callers pass the flags.
@@ -19,6 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, TextIO
 
 from qwen_cli.blocks import BlockSplitter
+from qwen_cli.safetext import is_safe, is_terminal, shown, visible
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
@@ -38,10 +43,14 @@ class Renderer(Protocol):
 
 
 class PlainRenderer:
-    """Raw text for pipes and files: the deltas exactly as received, nothing else on ``out``."""
+    """Raw text for pipes and files: the deltas exactly as received, nothing else on ``out``.
+
+    On a terminal (``--no-color``) the deltas have their control characters made visible.
+    """
 
     def __init__(self, *, out: TextIO, err: TextIO) -> None:
         self._out, self._err = out, err
+        self._safe = is_terminal(out)
         self._last = ""
         self._sources: list[SearchSource] = []
 
@@ -50,7 +59,7 @@ class PlainRenderer:
 
     def content(self, text: str) -> None:
         if text:
-            self._out.write(text)
+            self._out.write(visible(text) if self._safe else text)
             self._out.flush()
             self._last = text
 
@@ -64,7 +73,8 @@ class PlainRenderer:
         self._last = ""
         for n, s in enumerate(self._sources, 1):
             title = s.title or s.hostname or s.url or "(untitled)"
-            self._err.write(f"[{n}] {title}" + (f" - {s.url}\n" if s.url and s.url != title else "\n"))
+            line = f"[{n}] {title}" + (f" - {s.url}\n" if s.url and s.url != title else "\n")
+            self._err.write(shown(line, self._err))
         if self._sources:
             self._err.flush()
             self._sources = []
@@ -90,16 +100,28 @@ def _is_blank(line: list[Segment]) -> bool:
 
 
 def _render(console: Console, text: str, code_theme: str) -> Lines:
-    """``text`` as Markdown, rendered to lines, without blank lines around it."""
+    """``text`` as Markdown, rendered to lines, without blank lines around it.
+
+    Control characters are made visible before parsing (so the layout counts them) and, where
+    the parser made new ones from entities (``&#x202E;``), again in the rendered lines.
+    """
     from rich.markdown import Markdown
 
-    lines = console.render_lines(Markdown(text, code_theme=code_theme), pad=False)
+    lines = console.render_lines(Markdown(visible(text), code_theme=code_theme), pad=False)
     start, end = 0, len(lines)
     while start < end and _is_blank(lines[start]):
         start += 1
     while end > start and _is_blank(lines[end - 1]):
         end -= 1
-    return lines[start:end]
+    return [_visible_line(line) for line in lines[start:end]]
+
+
+def _visible_line(line: list[Segment]) -> list[Segment]:
+    if all(s.control or is_safe(s.text) for s in line):
+        return line
+    from rich.segment import Segment
+
+    return [s if s.control else Segment(visible(s.text), s.style) for s in line]
 
 
 class MarkdownRenderer:
@@ -122,6 +144,7 @@ class MarkdownRenderer:
         self._interval = 1.0 / refresh_per_second
         self._lock = threading.RLock()  # guards the splitter and every write to ``out``
         self._dim = ("", "")
+        self._err_safe = is_terminal(err.file)  # reasoning in a file stays as it came
         self._reset()
 
     def _reset(self) -> None:
@@ -140,9 +163,9 @@ class MarkdownRenderer:
     def reasoning(self, text: str) -> None:
         if not text or not self._show_reasoning or self._live is not None:
             return  # once the answer began, thinking would tear the live region: dropped
-        from rich.control import strip_control_codes
-
-        if text := strip_control_codes(text):
+        if self._err_safe:
+            text = visible(text)
+        if text:
             if not self._reasoning_open:
                 self._dim = self._style_codes("dim")
             self._err.file.write(self._dim[0] + text + self._dim[1])
@@ -250,11 +273,12 @@ class MarkdownRenderer:
             self._out.line()
         for n, s in enumerate(self._sources, 1):
             line = Text(f"[{n}] ", style="dim")
-            line.append(s.title or s.hostname or s.url or "(untitled)", style="dim bold")
+            line.append(visible(s.title or s.hostname or s.url or "(untitled)"), style="dim bold")
             if s.hostname and s.title:
-                line.append(f" — {s.hostname}", style="dim")
-            if s.url:
-                line.append(f" {s.url}", style=Style(dim=True, link=s.url))
+                line.append(f" — {visible(s.hostname)}", style="dim")
+            if s.url:  # a link only to a plain web address: nothing else goes into OSC 8
+                link = s.url if is_safe(s.url) and s.url.startswith(("https://", "http://")) else None
+                line.append(f" {visible(s.url)}", style=Style(dim=True, link=link))
             self._out.print(line, soft_wrap=True)
 
     def _style_codes(self, style: str) -> tuple[str, str]:
@@ -314,6 +338,7 @@ def render_markdown(text: str, *, out: TextIO, terminal: bool, color: bool) -> N
         console = _console(out, terminal=True, color=color)
         console.print(_Lines(_render(console, text, "monokai")), crop=False)
     elif text and not terminal:
+        text = shown(text, out)  # plain (NO_COLOR) on a terminal: still never obeyed
         out.write(text if text.endswith("\n") else text + "\n")
         out.flush()
 
@@ -351,6 +376,7 @@ def format_footer(
 
 
 def _print_line(text: str, *, err: TextIO, color: bool, style: str) -> None:
+    text = shown(text, err)  # model names, titles, server messages: never obeyed
     if color:
         from rich.text import Text
 

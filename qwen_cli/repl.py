@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qwen_cli.errors import QwenAPIError, UsageError
+from qwen_cli.safetext import visible
 
 if TYPE_CHECKING:
     from prompt_toolkit.completion import CompleteEvent, Completion
@@ -128,7 +129,7 @@ class Repl:
         while True:
             draft, self.draft = self.draft or "", None
             try:
-                text = session.prompt(self.prompt, default=draft)
+                text = session.prompt(lambda: visible(self.prompt()), default=draft)
             except KeyboardInterrupt:
                 continue  # Ctrl-C at the prompt: the line is cleared
             except EOFError:

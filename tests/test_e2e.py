@@ -123,8 +123,16 @@ def test_ctrl_c_stops_at_once_and_keeps_partial(srv: FakeServerProcess) -> None:
     assert "interrupted" in err.decode() and "Traceback" not in err.decode()
 
 
-def run_in_pty(srv: FakeServerProcess, *args: str, rows: int = 24, cols: int = 80) -> bytes:
-    """Raw bytes `qwen` writes to a pseudo-terminal."""
+def run_in_pty(
+    srv: FakeServerProcess,
+    *args: str,
+    rows: int = 24,
+    cols: int = 80,
+    stdin: bytes | None = None,
+    code: int = 0,
+    **extra: str,
+) -> bytes:
+    """Raw bytes `qwen` writes to a pseudo-terminal (``stdin``: a pipe with these bytes instead)."""
     master, slave = pty.openpty()
     import fcntl
     import struct
@@ -133,13 +141,16 @@ def run_in_pty(srv: FakeServerProcess, *args: str, rows: int = 24, cols: int = 8
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     proc = subprocess.Popen(
         [QWEN, *args],
-        stdin=slave,
+        stdin=slave if stdin is None else subprocess.PIPE,
         stdout=slave,
         stderr=slave,
-        env=env(srv, TERM="xterm-256color"),
+        env=env(srv, **{"TERM": "xterm-256color", **extra}),
         close_fds=True,
     )
     os.close(slave)
+    if proc.stdin is not None:
+        proc.stdin.write(stdin or b"")
+        proc.stdin.close()
     chunks = []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -156,7 +167,7 @@ def run_in_pty(srv: FakeServerProcess, *args: str, rows: int = 24, cols: int = 8
             break
     proc.wait(timeout=10)
     os.close(master)
-    assert proc.returncode == 0, b"".join(chunks)[-2000:]
+    assert proc.returncode == code, b"".join(chunks)[-2000:]
     return b"".join(chunks)
 
 

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from qwen_cli.cli.options import Ask
 from qwen_cli.errors import QwenAPIError, StreamInterruptedError
+from qwen_cli.safetext import shown
 
 if TYPE_CHECKING:
     from qwen_cli.client import Qwen
@@ -92,6 +93,9 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     @stream.setter
     def stream(self, value: Any) -> None:
         pass
+
+    def format(self, record: logging.LogRecord) -> str:  # logged bodies never drive the terminal
+        return shown(super().format(record), sys.stderr)
 
 
 def setup_logging(debug: bool) -> None:
@@ -253,7 +257,7 @@ def _run(client: Qwen, req: ChatRequest, out: Output) -> Answer:
     if ans.output_closed:
         _silence_stdout()
     elif out.json and not ans.interrupted:
-        sys.stdout.write(json.dumps(ans.as_json(), ensure_ascii=False) + "\n")
+        sys.stdout.write(shown(json.dumps(ans.as_json(), ensure_ascii=False) + "\n", sys.stdout, json=True))
         sys.stdout.flush()
     if ans.interrupted:
         render.print_notice("interrupted: the partial answer was kept", err=sys.stderr, color=out.color_err)

@@ -339,5 +339,7 @@ def _scrubbed(err: QwenAPIError | None) -> str | None:
 
 def write_out(text: str) -> None:
     """Data the user asked for (``/history``, ``/usage``, ``/help``) on stdout."""
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    from qwen_cli.safetext import shown
+
+    sys.stdout.write(shown(text if text.endswith("\n") else text + "\n", sys.stdout))
     sys.stdout.flush()

@@ -49,9 +49,12 @@ def _table(
     from rich.table import Table
     from rich.text import Text
 
+    from qwen_cli.safetext import visible
+
     plain = "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
     console = Console(highlight=False, color_system=None if plain else "auto", emoji=False)
-    texts = [[Text(cell) for cell in row] for row in rows]  # user text is never read as markup
+    rows = [[visible(cell) for cell in row] for row in rows]  # stored text never drives the terminal
+    texts = [[Text(cell) for cell in row] for row in rows]  # nor is it read as markup
     widths = [max([cell_len(h), *(cell_len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
     if 0 <= wide < len(headers):  # one line per row: the wide column gives way, with an ellipsis
         room = console.width - sum(widths) + widths[wide] - 2 * (len(headers) - 1)
@@ -170,7 +173,9 @@ def export(
         msgs = store.messages(conv.id)
     text = transcript.to_json(conv, msgs) if fmt == "json" else transcript.to_markdown(conv, msgs)
     if output is None:
-        sys.stdout.write(text)
+        from qwen_cli.safetext import shown
+
+        sys.stdout.write(shown(text, sys.stdout, json=fmt == "json"))
         sys.stdout.flush()
         return
     try:
@@ -195,8 +200,11 @@ def rm(
                     "refusing to delete without confirmation (stdin is not a terminal)",
                     hint="add --yes to delete without asking",
                 )
+            from qwen_cli.safetext import shown
+
             for c in convs:
-                sys.stderr.write(f"  {c.id}  {c.title or '(untitled)'}  ({c.turns} turns)\n")
+                line = f"  {c.id}  {c.title or '(untitled)'}  ({c.turns} turns)\n"
+                sys.stderr.write(shown(line, sys.stderr))
             n = len(convs)
             if not typer.confirm(
                 f"Delete {'this conversation' if n == 1 else f'these {n} conversations'}?", err=True

@@ -13,6 +13,7 @@ import typer
 from qwen_cli.cli import options as o
 from qwen_cli.cli.completion import complete_model
 from qwen_cli.errors import APIConnectionError, NotFoundError, RateLimitError, ServerError
+from qwen_cli.safetext import shown
 
 if TYPE_CHECKING:
     from qwen_cli.catalog import ModelSpec
@@ -136,10 +137,11 @@ def _warn_stale(ml: ModelList) -> None:
     if ml.problem == "--offline":
         sys.stderr.write(f"qwen: note: offline: showing {describe(ml)}; it may be stale\n")
     else:
-        sys.stderr.write(
+        text = (
             f"qwen: warning: could not fetch the model list ({ml.problem}); "
             f"showing {describe(ml)} instead; it may be stale\n"
         )
+        sys.stderr.write(shown(text, sys.stderr))  # the problem can be a server's message
 
 
 def price_region(s: Settings) -> str | None:
@@ -183,6 +185,7 @@ def _table(specs: list[ModelSpec], region: str | None, caption: str, no_color: b
     from rich.text import Text
 
     from qwen_cli.catalog import CURRENCIES
+    from qwen_cli.safetext import visible
 
     symbol = CURRENCIES[region][1] if region else ""
     table = Table(header_style="bold", box=None, pad_edge=False)
@@ -194,7 +197,7 @@ def _table(specs: list[ModelSpec], region: str | None, caption: str, no_color: b
         table.add_column(f"in {symbol}/M", justify="right")
         table.add_column(f"out {symbol}/M", justify="right")
     for m in specs:
-        cells: list[str | Text] = [Text(m.id)]
+        cells: list[str | Text] = [Text(visible(m.id))]  # a listed name never drives the terminal
         cells += [f"{m.context:,}" if m.known else "?", f"{m.max_output:,}" if m.known else "?"]
         cells.append(Text(", ".join(m.capabilities) or "-"))
         if region:
@@ -271,7 +274,9 @@ def models(
     specs = [m for m in specs if (not vision or m.vision) and (not thinking or m.thinking)]
     if json:
         data = {**_payload(ml, pr), "models": [m.as_dict(pr) for m in specs]}
-        sys.stdout.write(jsonlib.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(
+            shown(jsonlib.dumps(data, ensure_ascii=False, indent=2) + "\n", sys.stdout, json=True)
+        )
         return
     filters = " ".join(f for f, on in (("--vision", vision), ("--thinking", thinking)) if on)
     if not specs:
@@ -321,7 +326,9 @@ def show(
     pr = price_region(s)
     if json:
         data = {**spec.as_dict(pr), "available": available, "list": _payload(ml, pr)}
-        sys.stdout.write(jsonlib.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(
+            shown(jsonlib.dumps(data, ensure_ascii=False, indent=2) + "\n", sys.stdout, json=True)
+        )
         return
     rows: list[tuple[str, str]] = []
     if spec.known:

@@ -12,16 +12,20 @@ def say_error(err: QwenAPIError, *, debug: bool = False) -> None:
     """``qwen: error: ...`` and ``hint: ...`` on stderr (the traceback first with ``debug``)."""
     from qwen_cli.cli.hints import hint_for
     from qwen_cli.redact import scrub_known
+    from qwen_cli.safetext import shown
+
+    def write(text: str) -> None:  # a server's message never drives the terminal
+        sys.stderr.write(shown(scrub_known(text), sys.stderr))
 
     if debug:
-        sys.stderr.write(scrub_known("".join(traceback.format_exception(err))))
-    line = f"qwen: error: {scrub_known(err.message)}"
+        write("".join(traceback.format_exception(err)))
+    line = f"qwen: error: {err.message}"
     if err.request_id:
         line += f" (request id {err.request_id})"
-    sys.stderr.write(line + "\n")
+    write(line + "\n")
     hint = hint_for(err)
     if hint:
-        sys.stderr.write(f"hint: {scrub_known(hint)}\n")
+        write(f"hint: {hint}\n")
     sys.stderr.flush()
 
 

@@ -11,6 +11,7 @@ import typer
 
 from qwen_cli.cli import options as o
 from qwen_cli.errors import EXIT_INTERRUPTED, UsageError
+from qwen_cli.safetext import shown
 
 if TYPE_CHECKING:
     from qwen_cli.attachments import Attachment, Sent, Via
@@ -220,7 +221,7 @@ def _upload_only(
         sent = files_api.send(att, via, model=model, progress=bars.hook(att))
         oss_used = oss_used or via == "oss"
         line = jsonlib.dumps({**sent.record(), "reference": sent.reference}) if ask.json else sent.reference
-        sys.stdout.write(line + "\n")
+        sys.stdout.write(shown(line + "\n", sys.stdout, json=ask.json))
         sys.stdout.flush()
     if oss_used and not ask.quiet:
         _notice(
@@ -284,7 +285,8 @@ def _when(ts: int | None) -> str:
 
 def _print_list(items: list[FileObject], ask: o.Ask) -> None:
     if ask.json:
-        sys.stdout.write(jsonlib.dumps([f.model_dump(mode="json") for f in items], ensure_ascii=False) + "\n")
+        data = jsonlib.dumps([f.model_dump(mode="json") for f in items], ensure_ascii=False)
+        sys.stdout.write(shown(data + "\n", sys.stdout, json=True))
         return
     if not items:
         if not ask.quiet:
@@ -305,11 +307,13 @@ def _print_list(items: list[FileObject], ask: o.Ask) -> None:
         sys.stdout.write("".join("\t".join(r) + "\n" for r in rows))
         return
     # A terminal gets aligned columns with the name last: ids are copied into other
-    # commands, so nothing is ever cut; a long name simply wraps.
+    # commands, so nothing is ever cut; a long name simply wraps. The server's names and
+    # ids never drive the terminal.
     from qwen_cli.attachments import human_size
+    from qwen_cli.safetext import visible
 
     table = [("id", "size", "created", "purpose", "status", "name")]
-    for f, r in zip(items, rows, strict=True):
+    for f, r in zip(items, [tuple(visible(c) for c in r) for r in rows], strict=True):
         size = human_size(f.bytes) if f.bytes is not None else "-"
         table.append((r[0], size, r[2], r[4], r[5], r[3]))
     widths = [max(len(row[i]) for row in table) for i in range(5)]

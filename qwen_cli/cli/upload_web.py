@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from qwen_cli.errors import EXIT_INTERRUPTED, UsageError
+from qwen_cli.safetext import shown
 
 if TYPE_CHECKING:
     from qwen_cli.attachments import Attachment
@@ -47,7 +48,7 @@ def run(ask: Ask, atts: list[Attachment], question: str | None, settings: Settin
                     if ask.json
                     else f.file_url
                 )
-                sys.stdout.write(line + "\n")
+                sys.stdout.write(shown(line + "\n", sys.stdout, json=ask.json))  # a server's URL
             sys.stdout.flush()
             return
         content: list[ContentPart] = [TextPart(text=question), *(f.image_part() for f in files)]
