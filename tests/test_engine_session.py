@@ -19,6 +19,7 @@ from qwen_cli import catalog, config
 from qwen_cli.client import Qwen
 from qwen_cli.engine import AnswerText, Event, Reply, Sampling, Session, Trimmed
 from qwen_cli.engine.files import ChatFiles
+from qwen_cli.engine.session import status_of
 from qwen_cli.errors import AuthenticationError, StreamInterruptedError
 from qwen_cli.store import Store
 from tests.chatkit import Interrupted, answer, interrupted, sse
@@ -132,7 +133,7 @@ def test_the_question_is_stored_before_the_answer_and_the_answer_when_it_ends(st
         ("user", "hi", "complete"),
         ("assistant", "hello there", "complete"),
     ]
-    assert ans.status == "complete" and conv.source == "chat" and conv.title == "hi"
+    assert status_of(ans) == "complete" and conv.source == "chat" and conv.title == "hi"
 
 
 @respx.mock

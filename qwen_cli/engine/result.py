@@ -41,13 +41,6 @@ class Answer:
             **extra,
         }
 
-    @property
-    def status(self) -> str:
-        """How it ended, as the store records it: complete, interrupted or error."""
-        if self.interrupted or self.output_closed:
-            return "interrupted"
-        return "error" if self.error is not None else "complete"
-
 
 def absorb(ans: Answer, c: Any) -> None:
     """Take what a ``ChatCompletion`` (whole, or accumulated from a stream) says into ``ans``."""

@@ -71,6 +71,13 @@ def pick_conversation(store: Store, continue_: bool, resume: str | None = None) 
     return None
 
 
+def status_of(ans: Answer) -> str:
+    """How an answer ended, as the store records it: complete, interrupted or error."""
+    if ans.interrupted or ans.output_closed:
+        return "interrupted"
+    return "error" if ans.error is not None else "complete"
+
+
 def in_context(ex: Exchange) -> bool:
     """Earlier turns are resent only when they got an answer with some text."""
     return ex.answer is not None and bool(ex.answer.content.strip())
@@ -262,7 +269,7 @@ class Session:
             request_id=ans.request_id,
             response_id=ans.id,
             finish_reason=ans.finish_reason,
-            status=ans.status,
+            status=status_of(ans),
             error=_scrubbed(ans.error),
             left_out=plan.left_out,
         )
