@@ -1,9 +1,10 @@
-"""The messages of one turn, fitted into the model's context window. Pure: no I/O.
+"""The messages of one turn, fitted into what the model accepts. Pure: no I/O.
 
 A turn sends the system prompt, the earlier turns (user message and answer text, never the
-reasoning) and the new message. When that would not fit in ``context - room for the
-answer`` tokens, the oldest turns are left out, never the system prompt or the new message,
-and :class:`Plan` says how many. Messages that must go with every turn (qwen-long's
+reasoning) and the new message. When that would not fit in ``input limit - room for the
+answer`` tokens (the input limit is the context window unless the model accepts less), the
+oldest turns are left out, never the system prompt or the new message, and :class:`Plan`
+says how many. Messages that must go with every turn (qwen-long's
 ``fileid://`` system message) follow the system prompt and are never left out either.
 
 Sizes come from the server where it reported them, from an estimate otherwise:
@@ -78,14 +79,17 @@ class Plan:
     measured: bool  # the size is anchored on a count the server reported
 
 
-def budget_for(context: int, max_output: int, max_tokens: int | None = None) -> int:
-    """Prompt tokens allowed: the window less room for the answer.
+def budget_for(
+    context: int, max_output: int, max_tokens: int | None = None, *, input_limit: int | None = None
+) -> int:
+    """Prompt tokens allowed: the model's input limit (the window, when it has none smaller)
+    less room for the answer.
 
     The room is ``--max-tokens`` when given, else the model's maximum output capped at a
     quarter of the window.
     """
     room = max_tokens if max_tokens else min(max_output, context // 4)
-    return max(1, context - room)
+    return max(1, (input_limit or context) - room)
 
 
 def plan(

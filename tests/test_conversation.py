@@ -44,6 +44,12 @@ def test_budget_leaves_room_for_the_answer() -> None:
     assert budget_for(32_768, 8_192, max_tokens=1_000) == 31_768  # --max-tokens is the room
 
 
+def test_budget_aims_below_the_input_limit() -> None:
+    assert budget_for(131_072, 8_192, input_limit=98_304) == 98_304 - 8_192  # qwq-plus
+    assert budget_for(131_072, 8_192, 1_000, input_limit=98_304) == 97_304
+    assert budget_for(32_768, 8_192, input_limit=32_768) == budget_for(32_768, 8_192)
+
+
 def test_the_preamble_follows_the_system_prompt_and_is_never_left_out() -> None:
     files = Message(role="system", content="fileid://file-fe-1")
     p = plan("be brief", turns(3), user("new"), budget=300, preamble=[files])

@@ -1,4 +1,9 @@
-"""Asking the model and showing the answer: shared by complete, chat and upload."""
+"""Showing answers: shared by complete, chat and upload.
+
+The engine (:mod:`qwen_cli.engine`) builds, sends and stores; this module decides how to write
+(:class:`Output`), sets up what a command needs (logging, settings, the client) and draws a
+:class:`~qwen_cli.engine.reply.Reply`'s events, then the footer.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,23 @@ import json
 import logging
 import os
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from qwen_cli.cli.options import Ask
-from qwen_cli.errors import QwenAPIError, StreamInterruptedError
+from qwen_cli.engine.result import Answer
 from qwen_cli.safetext import shown
 
 if TYPE_CHECKING:
     from qwen_cli.client import Qwen
     from qwen_cli.config import Settings
-    from qwen_cli.types import ChatRequest, Message, Usage
+    from qwen_cli.engine.events import Trimmed
+    from qwen_cli.engine.reply import Reply
+    from qwen_cli.types import ChatRequest, Message
+
+__all__ = ["Answer", "Output", "build_request", "client_for", "run", "settings_for", "show"]
 
 
 @dataclass
@@ -49,38 +57,6 @@ class Output:
             quiet=ask.quiet,
             price_region=settings.region if priced and settings else None,
         )
-
-
-@dataclass
-class Answer:
-    """One answer as it ended: complete, interrupted by Ctrl-C, or broken off."""
-
-    content: str = ""
-    reasoning: str = ""
-    model: str = ""
-    finish_reason: str | None = None
-    usage: Usage | None = None
-    id: str | None = None
-    request_id: str | None = None
-    elapsed: float = 0.0
-    first_token_at: float | None = None
-    interrupted: bool = False
-    output_closed: bool = False  # stdout's reader went away (`qwen complete ... | head -1`)
-    error: QwenAPIError | None = None
-    sources: list[dict[str, Any]] = field(default_factory=list)
-
-    def as_json(self) -> dict[str, Any]:
-        extra = {"sources": self.sources} if self.sources else {}  # web search, when it ran
-        return {
-            "id": self.id,
-            "model": self.model,
-            "content": self.content,
-            "reasoning": self.reasoning or None,
-            "finish_reason": self.finish_reason,
-            "usage": self.usage.model_dump(mode="json", exclude_none=True) if self.usage else None,
-            "request_id": self.request_id,
-            **extra,
-        }
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -150,26 +126,11 @@ def client_for(s: Settings) -> Qwen:
 def build_request(
     client: Qwen, ask: Ask, settings: Settings, messages: list[Message], *, model: str | None = None
 ) -> ChatRequest:
-    """The request for ``messages``, adjusted to what the model accepts.
-
-    Stream-only models (QwQ, QVQ, Omni) are streamed even with ``--no-stream``; open-source
-    Qwen3, which thinks by default, only answers non-streamed calls with thinking off, so
-    ``--no-stream`` turns it off unless ``--think`` asked for it (then the call streams).
-    """
+    """The request for ``messages``, adjusted to what the model accepts (see the engine's)."""
     from qwen_cli import catalog
+    from qwen_cli.engine.request import build_request as build
 
-    name = model or settings.model
-    spec = catalog.lookup(name)
-    params = ask.params()
-    stream = not ask.no_stream
-    if not stream and spec.stream_only:
-        stream = True
-    elif not stream and spec.thinking_default:
-        if ask.think:
-            stream = True
-        else:
-            params["enable_thinking"] = False
-    return client.chat.request(messages, model=name, stream=stream, **params)
+    return build(client, catalog.lookup(model or settings.model), messages, ask.sampling())
 
 
 @contextlib.contextmanager
@@ -194,66 +155,52 @@ def no_tty_echo(active: bool) -> Iterator[None]:
 
 def run(client: Qwen, req: ChatRequest, out: Output) -> Answer:
     """Send ``req`` and show the answer; Ctrl-C and broken streams end it, never lose it."""
+    from qwen_cli.engine.reply import Reply
+
+    return show(Reply(client, req), out)
+
+
+def show(reply: Reply, out: Output) -> Answer:
+    """Draw ``reply`` as it arrives, then the footer; the engine's display for a terminal or a pipe.
+
+    Ctrl-C while connecting propagates (nothing arrived); after that it keeps the partial.
+    """
     with no_tty_echo(out.terminal):
-        return _run(client, req, out)
+        return _show(reply, out)
 
 
-def _run(client: Qwen, req: ChatRequest, out: Output) -> Answer:
+def _show(reply: Reply, out: Output) -> Answer:
     from qwen_cli import render
+    from qwen_cli.engine import events as ev
 
-    ans = Answer(model=req.model)
     show = not out.json
     r = render.make_renderer(out=sys.stdout, err=sys.stderr, terminal=out.terminal, color=out.color_err)
-    start = time.monotonic()
-    stream = None
+    interrupted = output_closed = False
     try:
-        if req.stream:
-            stream = client.chat.stream(req)
-            try:
-                for chunk in stream:
-                    d = chunk.delta
-                    if ans.first_token_at is None and (d.content or d.reasoning_content):
-                        ans.first_token_at = time.monotonic() - start
-                    if d.reasoning_content and show:
-                        r.reasoning(d.reasoning_content)
-                    if d.content and show:
-                        r.content(d.content)
-            except KeyboardInterrupt:
-                ans.interrupted = True
-            except BrokenPipeError:
-                ans.output_closed = True
-            except QwenAPIError as err:
-                ans.error = err
-            finally:
-                stream.close()
-            _absorb(ans, stream.completion())
-        else:
-            try:
-                completion = client.chat.complete(req)
-            except KeyboardInterrupt:
-                ans.interrupted = True
-            except StreamInterruptedError as err:  # a whole answer read from a stream (qwen-web)
-                ans.error, ans.content = err, err.partial
-                if show and err.partial:
-                    r.content(err.partial)
-            else:
-                _absorb(ans, completion)
-                if show and completion.reasoning:
-                    r.reasoning(completion.reasoning)
+        for e in reply:
+            if isinstance(e, ev.AnswerText):
                 if show:
-                    r.content(completion.content)
-        if show and ans.sources:
-            from qwen_cli.types import SearchSource
-
-            r.sources([SearchSource.model_validate(s) for s in ans.sources])
+                    r.content(e.text)
+            elif isinstance(e, ev.ReasoningText):
+                if show:
+                    r.reasoning(e.text)
+            elif isinstance(e, ev.Sources):
+                if show:
+                    r.sources(e.items)
+            elif isinstance(e, ev.Trimmed):
+                _trimmed(e, out)
+    except KeyboardInterrupt:
+        if not reply.opened:
+            raise
+        interrupted = True
     except BrokenPipeError:
-        ans.output_closed = True
+        output_closed = True
     finally:
         try:
             r.finish()
         except BrokenPipeError:
-            ans.output_closed = True
-        ans.elapsed = time.monotonic() - start
+            output_closed = True
+        ans = reply.end(interrupted=interrupted, output_closed=output_closed)
     if ans.output_closed:
         _silence_stdout()
     elif out.json and not ans.interrupted:
@@ -273,6 +220,18 @@ def _run(client: Qwen, req: ChatRequest, out: Output) -> Answer:
     return ans
 
 
+def _trimmed(e: Trimmed, out: Output) -> None:
+    from qwen_cli.cli.report import notice
+
+    accepts = f"; it accepts {e.input_limit:,}" if e.input_limit < e.context else ""
+    notice(
+        f"note: {e.left_out} earlier turn{'s' if e.left_out != 1 else ''} left out to fit "
+        f"{e.model}'s {e.context:,}-token context window "
+        f"(~{e.tokens:,} prompt tokens sent{accepts})",
+        color=out.color_err,
+    )
+
+
 def _silence_stdout() -> None:
     """Nobody reads stdout any more: send what is left (and Python's last flush) nowhere."""
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -288,14 +247,3 @@ def _cost(ans: Answer, region: str | None) -> str | None:
     from qwen_cli import catalog
 
     return catalog.cost(ans.model, ans.usage.prompt_tokens, ans.usage.completion_tokens, region)
-
-
-def _absorb(ans: Answer, c: Any) -> None:
-    ans.content = c.content
-    ans.reasoning = c.reasoning
-    ans.model = c.model or ans.model
-    ans.finish_reason = c.finish_reason
-    ans.usage = c.usage
-    ans.id = c.id
-    ans.request_id = c.request_id
-    ans.sources = [s.model_dump(mode="json", exclude_none=True) for s in c.sources]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -12,6 +12,9 @@ from qwen_cli.cli.completion import (
     complete_provider,
     complete_region,
 )
+
+if TYPE_CHECKING:
+    from qwen_cli.engine.request import Sampling
 
 BACKEND = "Backend"
 SAMPLING = "Sampling"
@@ -193,17 +196,24 @@ class Ask:
     max_retries: int | None = None
     debug: bool = False
 
+    def sampling(self) -> Sampling:
+        """How to ask, for the engine."""
+        from qwen_cli.engine.request import Sampling
+
+        return Sampling(
+            temperature=self.temperature,
+            top_p=self.top_p,
+            max_tokens=self.max_tokens,
+            seed=self.seed,
+            stop=self.stop,
+            think=self.think,
+            search=self.search,
+            json_mode=self.json_mode,
+            no_stream=self.no_stream,
+        )
+
     def params(self) -> dict[str, Any]:
-        return {
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "max_tokens": self.max_tokens,
-            "seed": self.seed,
-            "stop": self.stop or None,
-            "enable_thinking": self.think,
-            "enable_search": True if self.search else None,
-            "json_mode": self.json_mode,
-        }
+        return self.sampling().params()
 
     def flags(self) -> dict[str, object]:
         return {

@@ -1,0 +1,58 @@
+"""The conversation engine: builds a turn, sends it, yields its events, keeps one result, stores it.
+
+Importable and usable without the command line (no typer, rich or prompt-toolkit; it never
+prints)::
+
+    from qwen_cli.engine import Session
+
+    session = Session(client=client, settings=settings, store=store)
+    answer = session.send("hello")            # stored: the question when sent, the answer at its end
+
+A display is any callable that consumes a :class:`Reply` (its :mod:`~qwen_cli.engine.events`,
+then ``reply.end()``) and returns the :class:`Answer`; the CLI draws with one, the default
+(:func:`drain`) shows nothing.
+
+Modules, one job each: ``events`` (what an answer says while it arrives), ``result`` (the answer
+as it ended), ``request`` (sampling options, the request a model accepts), ``reply`` (one request
+sent: events, then the result), ``files`` (attachments of a chat), ``session`` (a conversation's
+turns: messages trimmed to the model's input limit, the store).
+"""
+
+from qwen_cli.engine.events import (
+    AnswerText,
+    Event,
+    Finish,
+    ReasoningText,
+    Sources,
+    ToolCall,
+    ToolResult,
+    Trimmed,
+    UsageReport,
+)
+from qwen_cli.engine.reply import Reply, drain
+from qwen_cli.engine.request import Sampling, build_request
+from qwen_cli.engine.result import Answer
+from qwen_cli.engine.session import Display, Prepared, Session, held_interrupts, in_context, pick_conversation
+
+__all__ = [
+    "Answer",
+    "AnswerText",
+    "Display",
+    "Event",
+    "Finish",
+    "Prepared",
+    "ReasoningText",
+    "Reply",
+    "Sampling",
+    "Session",
+    "Sources",
+    "ToolCall",
+    "ToolResult",
+    "Trimmed",
+    "UsageReport",
+    "build_request",
+    "drain",
+    "held_interrupts",
+    "in_context",
+    "pick_conversation",
+]

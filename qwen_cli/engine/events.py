@@ -1,0 +1,77 @@
+"""What an answer says while it arrives: small typed events, consumed by a display.
+
+The engine yields them in order (llm's ``display_stream_events`` shape): a display draws
+``ReasoningText`` and ``AnswerText`` as they come, lists ``Sources``, and may ignore the rest.
+A new kind of answer is a new event here and a new field on the result, not a new code path.
+``ToolCall`` and ``ToolResult`` are reserved for tool use: nothing yields them yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:
+    from qwen_cli.types import SearchSource, Usage
+
+
+@dataclass(frozen=True, slots=True)
+class Trimmed:
+    """Before sending: the oldest ``left_out`` turns did not fit and are not sent."""
+
+    model: str
+    left_out: int
+    tokens: int  # the prompt's size as sent (estimated, or anchored on the server's count)
+    budget: int  # the most prompt tokens allowed: the input limit less the answer's room
+    context: int  # the model's context window
+    input_limit: int  # the most prompt tokens the model accepts
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningText:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerText:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """Web search results the answer drew on (``--search``), once the answer has ended."""
+
+    items: list[SearchSource]
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """The answer ended as the server said (``stop``, ``length``, ...), or ``None``."""
+
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """Reserved: a complete tool call (``arguments`` kept byte for byte)."""
+
+    index: int
+    id: str | None
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """Reserved: what a tool returned for the call ``call_id``."""
+
+    call_id: str
+    content: str
+
+
+Event = Union[Trimmed, ReasoningText, AnswerText, Sources, UsageReport, Finish, ToolCall, ToolResult]

@@ -1,0 +1,342 @@
+"""One conversation: its state, its turns built, sent and stored as they happen.
+
+Shared by ``qwen chat`` (driven by the REPL or line mode) and ``qwen complete`` (one turn,
+``-c`` to continue). Each turn writes the user message before asking the model and the answer
+when it ends, complete, interrupted or broken off, so a killed process loses at most the answer
+that was streaming. The answer is shown by the ``display`` the session is given: it consumes
+the :class:`~qwen_cli.engine.reply.Reply` (events, then the result); the default shows nothing.
+
+Per turn the model's facts are looked up once; a conversation without files never touches the
+attachment or upload code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from qwen_cli.engine.files import ChatFiles, FileView, has_files
+from qwen_cli.engine.reply import Reply, drain
+from qwen_cli.engine.request import Sampling
+from qwen_cli.engine.result import Answer
+from qwen_cli.errors import QwenAPIError, UsageError
+
+if TYPE_CHECKING:
+    from qwen_cli.attachments import Attachment as Checked
+    from qwen_cli.catalog import ModelSpec
+    from qwen_cli.client import Qwen
+    from qwen_cli.config import Settings
+    from qwen_cli.conversation import Turn
+    from qwen_cli.engine.files import InlineBudget
+    from qwen_cli.store import Attachment, Conversation, Exchange, Message, NewMessage, Store
+    from qwen_cli.types import Message as WireMessage
+
+Display = Callable[[Reply], Answer]
+
+
+@contextlib.contextmanager
+def held_interrupts() -> Iterator[None]:
+    """Ctrl-C waits until the block is done (a write must not be cut in half), then counts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def pick_conversation(store: Store, continue_: bool, resume: str | None = None) -> Conversation | None:
+    """The conversation ``-c`` (the most recent) or ``--resume ID`` names, if either was given."""
+    if continue_ and resume:
+        raise UsageError("give -c or --resume ID, not both", hint="-c takes the most recent conversation")
+    if resume:
+        return store.get(store.resolve(resume))
+    if continue_:
+        conv = store.latest()
+        if conv is None:
+            raise UsageError(
+                "there is no conversation to continue yet", hint="start one with qwen chat or qwen complete"
+            )
+        return conv
+    return None
+
+
+def status_of(ans: Answer) -> str:
+    """How an answer ended, as the store records it: complete, interrupted or error."""
+    if ans.interrupted or ans.output_closed:
+        return "interrupted"
+    return "error" if ans.error is not None else "complete"
+
+
+def in_context(ex: Exchange) -> bool:
+    """Earlier turns are resent only when they got an answer with some text."""
+    return ex.answer is not None and bool(ex.answer.content.strip())
+
+
+@dataclass
+class Prepared:
+    """A turn ready to go: its files sent, every message built, nothing written yet."""
+
+    text: str
+    attachments: list[Attachment]  # references to what was sent, for the store
+    turns: list[Turn]
+    new: WireMessage
+    spec: ModelSpec  # the model's facts, looked up once for the turn
+    files: bool = False  # the conversation carries files: headers and fileid:// may apply
+
+
+class Session:
+    """The state of one conversation; ``send`` runs one turn, the slash commands change the state."""
+
+    def __init__(
+        self,
+        *,
+        client: Qwen,
+        settings: Settings,
+        store: Store | None,
+        conversation: Conversation | None = None,
+        source: str = "chat",
+        log: bool = True,
+        model: str | None = None,
+        system: str | None = None,
+        sampling: Sampling | None = None,
+        view: FileView | None = None,
+        display: Display = drain,
+    ) -> None:
+        self.client, self.settings, self.display = client, settings, display
+        self.store, self.source, self.log = store, source, log and store is not None
+        self.conversation = conversation
+        self.exchanges: list[Exchange] = []
+        self.sampling = sampling or Sampling()
+        self.model = model or (conversation.model if conversation else None) or settings.model
+        self.system = system if system is not None else (conversation.system if conversation else None)
+        self.think = self.sampling.think
+        self.search = self.sampling.search
+        self.files = ChatFiles(client, settings, view)
+        self._memory_ids = 0
+        if conversation is not None and store is not None:
+            self.exchanges = store.exchanges(conversation.id)
+            if system is not None and system != conversation.system and self.log:
+                store.update(conversation.id, system=system)
+
+    # ------------------------------------------------------------------ state
+
+    def turn_sampling(self) -> Sampling:
+        """The sampling options of the next turn (``/think`` and ``/search`` included)."""
+        return dataclasses.replace(self.sampling, think=self.think, search=self.search)
+
+    def options(self) -> dict[str, Any]:
+        """The sampling options of the next turn, as stored with each message."""
+        return self.turn_sampling().stored()
+
+    @property
+    def pending(self) -> list[Checked]:
+        """Files attached (``/attach``) to the next message."""
+        return self.files.pending
+
+    def new_conversation(self) -> None:
+        """Start afresh; files attached for the next message stay attached."""
+        self.conversation, self.exchanges = None, []
+
+    def set_system(self, text: str | None) -> None:
+        self.system = text
+        if self.conversation is not None and self.log and self.store is not None:
+            self.store.update(self.conversation.id, system=text, clear_system=text is None)
+
+    def _with_files(self) -> bool:
+        return bool(self.files.pending) or has_files(self.exchanges)
+
+    # ------------------------------------------------------------------ a turn
+
+    def send(self, text: str) -> Answer:
+        """Store ``text``, ask the model with the conversation so far, show and store the answer.
+
+        Raises the turn's error (after storing what there was) so the caller can report it.
+        """
+        return self.commit(self.prepare(text))
+
+    def prepare(self, text: str) -> Prepared:
+        """Everything before the first write: the attached files uploaded (all or none) and the
+        messages built, earlier images read again. On error nothing is written or sent, and
+        the attachments stay pending for the next try."""
+        from qwen_cli import catalog
+
+        spec = catalog.lookup(self.model)
+        if not self._with_files():
+            from qwen_cli.types import Message as Wire
+
+            return Prepared(text, [], self._context(spec, None), Wire(role="user", content=text), spec)
+        from qwen_cli.store import Attachment
+
+        sent = self.files.upload(self.model)
+        atts = [Attachment.of(s.record()) for s in sent]
+        budget = self.files.budget(sent)
+        new = self.files.wire(text, atts, spec, budget, fresh=sent)
+        return Prepared(text, atts, self._context(spec, budget), new, spec, files=True)
+
+    def commit(self, turn: Prepared) -> Answer:
+        """Write the user message (with its attachments' references), then ask and answer."""
+        from qwen_cli.store import Exchange, NewMessage
+
+        msg = NewMessage(
+            "user", turn.text, model=self.model, options=self.options(), attachments=turn.attachments
+        )
+        user = self._save(msg)
+        self.pending.clear()
+        ex = Exchange(user)
+        self.exchanges.append(ex)
+        return self._answer(ex, turn)
+
+    def retry(self) -> Answer:
+        """Ask again for the last message; the old answer is dropped from the conversation."""
+        from qwen_cli import catalog
+
+        if not self.exchanges:
+            raise UsageError("nothing to retry yet", hint="send a message first")
+        ex = self.exchanges[-1]
+        spec = catalog.lookup(self.model)
+        if has_files(self.exchanges):
+            budget = self.files.budget()
+            new = self.files.wire(ex.user.content, ex.user.attachments, spec, budget)
+            turn = Prepared(ex.user.content, [], self._context(spec, budget, ex), new, spec, files=True)
+        else:
+            from qwen_cli.types import Message as Wire
+
+            new = Wire(role="user", content=ex.user.content)
+            turn = Prepared(ex.user.content, [], self._context(spec, None, ex), new, spec)
+        if ex.answer is not None:
+            self._drop(ex.answer)
+            ex.answer = None
+        return self._answer(ex, turn)
+
+    def undo(self) -> Exchange:
+        """Drop the last exchange from the conversation (kept on disk, never resent)."""
+        if not self.exchanges:
+            raise UsageError("nothing to undo", hint="the conversation is empty")
+        ex = self.exchanges.pop()
+        self._drop(ex.user, *([ex.answer] if ex.answer else []))
+        return ex
+
+    def _answer(self, ex: Exchange, turn: Prepared) -> Answer:
+        """Fit the turn into the model's input limit, send it through the display, store the answer."""
+        from qwen_cli import conversation
+        from qwen_cli.engine.events import Trimmed
+        from qwen_cli.engine.request import build_request
+        from qwen_cli.store import NewMessage
+
+        spec = turn.spec
+        budget = conversation.budget_for(
+            spec.context, spec.max_output, self.sampling.max_tokens, input_limit=spec.input_limit
+        )
+        preamble = self.files.files_message(self.exchanges, spec) if turn.files else []
+        plan = conversation.plan(self.system, turn.turns, turn.new, budget=budget, preamble=preamble)
+        before = []
+        if plan.left_out:
+            before.append(
+                Trimmed(spec.id, plan.left_out, plan.tokens, budget, spec.context, spec.input_limit)
+            )
+        req = build_request(self.client, spec, plan.messages, self.turn_sampling())
+        if turn.files:
+            from qwen_cli import attachments
+
+            req.headers.update(attachments.headers_for(plan.messages))
+        reply = Reply(self.client, req, before=before)
+        try:
+            ans = self.display(reply)
+        except QwenAPIError as err:  # before the first byte
+            ans = Answer(model=req.model, error=err, request_id=err.request_id)
+        except KeyboardInterrupt:  # while connecting (or while the display ended): keep what came
+            ans = reply.end(interrupted=True)
+        msg = NewMessage(
+            "assistant",
+            ans.content,
+            reasoning=ans.reasoning,
+            model=ans.model or self.model,
+            options=self.options(),
+            usage=ans.usage.model_dump(mode="json", exclude_none=True) if ans.usage else None,
+            elapsed=round(ans.elapsed, 3),
+            first_token=round(ans.first_token_at, 3) if ans.first_token_at is not None else None,
+            request_id=ans.request_id,
+            response_id=ans.id,
+            finish_reason=ans.finish_reason,
+            status=status_of(ans),
+            error=_scrubbed(ans.error),
+            left_out=plan.left_out,
+        )
+        with held_interrupts():
+            ex.answer = self._save(msg)
+        if ans.error is not None:
+            raise ans.error
+        return ans
+
+    # ------------------------------------------------------------------ turns as sent
+
+    def _context(
+        self, spec: ModelSpec, budget: InlineBudget | None, exclude: Exchange | None = None
+    ) -> list[Turn]:
+        """The earlier turns to resend; the latest ones get first claim on inline image bytes."""
+        exchanges = [e for e in self.exchanges if e is not exclude and in_context(e)]
+        turns = [self.turn_of(e, spec, budget) for e in reversed(exchanges)]
+        turns.reverse()
+        return turns
+
+    def turn_of(self, ex: Exchange, spec: ModelSpec, budget: InlineBudget | None) -> Turn:
+        """An earlier exchange as it is sent again (``budget`` is None: no files in the conversation)."""
+        from qwen_cli.conversation import Turn
+
+        a = ex.answer
+        assert a is not None
+        if budget is None or not ex.user.attachments:
+            from qwen_cli.types import Message as Wire
+
+            user = Wire(role="user", content=ex.user.content)
+        else:
+            user = self.files.wire(ex.user.content, ex.user.attachments, spec, budget)
+        return Turn(
+            user=user,
+            answer=a.content,
+            prompt_tokens=a.prompt_tokens,
+            answer_tokens=a.answer_tokens,
+            left_out=a.left_out,
+        )
+
+    # ------------------------------------------------------------------ storing
+
+    def _save(self, msg: NewMessage) -> Message:
+        from qwen_cli.store import Message
+
+        if not self.log or self.store is None:
+            self._memory_ids += 1
+            return Message(**vars(msg), id=-self._memory_ids)
+        if self.conversation is None:
+            self.conversation = self.store.create(
+                model=self.model, system=self.system, source=self.source, options=self.options()
+            )
+        stored = self.store.add(self.conversation.id, msg)
+        if msg.role == "user" and not self.conversation.title:
+            from qwen_cli.store import make_title
+
+            self.conversation.title = make_title(msg.content)
+        return stored
+
+    def _drop(self, *msgs: Message) -> None:
+        if self.log and self.store is not None:
+            self.store.drop(*(m.id for m in msgs))
+
+
+def _scrubbed(err: QwenAPIError | None) -> str | None:
+    if err is None:
+        return None
+    from qwen_cli.redact import scrub_known
+
+    return scrub_known(err.message)
