@@ -12,6 +12,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -41,12 +42,25 @@ DEFAULT_MAX_RETRIES = 2
 MAX_BACKOFF = 20.0
 
 
+def spread(delay: float) -> float:
+    """``delay`` give or take 25 %, so that clients failing together do not retry in step."""
+    return delay * random.uniform(0.75, 1.25)
+
+
 class Qwen:
     """A client for one provider, usable from sync and async code.
 
     >>> client = Qwen(api_key="sk-...", base_url="http://127.0.0.1:8000/v1")
     >>> client.chat.create([{"role": "user", "content": "hi"}]).content
+
+    Between retries it waits with ``sleep`` (sync) or ``asleep`` (async) for
+    ``jitter(backoff)`` seconds, or the server's ``Retry-After``; pass your own to the
+    constructor (tests do, to wait for nothing and record the delays).
     """
+
+    sleep: Callable[[float], object] = staticmethod(time.sleep)
+    asleep: Callable[[float], Awaitable[object]] = staticmethod(asyncio.sleep)
+    jitter: Callable[[float], float] = staticmethod(spread)
 
     def __init__(
         self,
@@ -62,6 +76,9 @@ class Qwen:
         retry_base_delay: float = 0.5,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
+        sleep: Callable[[float], object] | None = None,
+        asleep: Callable[[float], Awaitable[object]] | None = None,
+        jitter: Callable[[float], float] | None = None,
     ) -> None:
         if base_url is None and provider == "qwen-web":
             from qwen_cli.providers.qwen_web import WEB_BASE_URL
@@ -81,6 +98,12 @@ class Qwen:
         self.retry_base_delay = retry_base_delay
         self._http = http_client
         self._ahttp = async_http_client
+        if sleep is not None:
+            self.sleep = sleep
+        if asleep is not None:
+            self.asleep = asleep
+        if jitter is not None:
+            self.jitter = jitter
         self.chat = Chat(self)
         self.completion = Completions(self)
         self.models = Models(self)
@@ -154,7 +177,7 @@ class Qwen:
             # A long wait (a daily quota) is not worth blocking for: fail and say when instead.
             return None if retry_after > MAX_RETRY_AFTER else float(retry_after)
         backoff = min(self.retry_base_delay * 2**attempt, MAX_BACKOFF)
-        return float(backoff * random.uniform(0.75, 1.25))
+        return float(self.jitter(backoff))
 
     def _log_response(self, response: httpx.Response) -> None:
         if log.isEnabledFor(logging.DEBUG):
@@ -215,7 +238,7 @@ class Qwen:
             if delay is None:
                 raise self._finish_error(err, attempt + 1)
             log.debug("retrying in %.2fs after: %s", delay, err)
-            time.sleep(delay)
+            self.sleep(delay)
             attempt += 1
 
     def request_json(self, spec: RequestSpec) -> Any:
@@ -272,7 +295,7 @@ class Qwen:
             if delay is None:
                 raise self._finish_error(err, attempt + 1)
             log.debug("retrying in %.2fs after: %s", delay, err)
-            await asyncio.sleep(delay)
+            await self.asleep(delay)
             attempt += 1
 
     async def arequest_json(self, spec: RequestSpec) -> Any:
