@@ -25,6 +25,7 @@ from qwen_cli.errors import (
     QwenAPIError,
     RateLimitError,
 )
+from qwen_cli.pools import MAX_CONNECTIONS, Pools
 from qwen_cli.providers import get_provider
 from qwen_cli.providers.base import MAX_RETRY_AFTER, RequestSpec
 from qwen_cli.redact import mask_headers, scrub_body
@@ -53,6 +54,8 @@ class Qwen:
     >>> client = Qwen(api_key="sk-...", base_url="http://127.0.0.1:8000/v1")
     >>> client.chat.create([{"role": "user", "content": "hi"}]).content
 
+    One client serves any number of threads and event loops (see ``qwen_cli.pools``);
+    ``close()``/``with`` and ``await aclose()``/``async with`` release its connections.
     Between retries it waits with ``sleep`` (sync) or ``asleep`` (async) for
     ``jitter(backoff)`` seconds, or the server's ``Retry-After``; pass your own to the
     constructor (tests do, to wait for nothing and record the delays).
@@ -96,8 +99,7 @@ class Qwen:
         self.connect_timeout = connect_timeout
         self.max_retries = max(0, max_retries)
         self.retry_base_delay = retry_base_delay
-        self._http = http_client
-        self._ahttp = async_http_client
+        self._pools = Pools(self._httpx_timeout, http_client, async_http_client)
         if sleep is not None:
             self.sleep = sleep
         if asleep is not None:
@@ -156,6 +158,11 @@ class Qwen:
     def _transport_error(self, exc: Exception, url: str) -> APIConnectionError:
         import httpx
 
+        if isinstance(exc, httpx.PoolTimeout):
+            return APITimeoutError(
+                f"no free connection to {url} within {self.timeout:g}s: "
+                f"{MAX_CONNECTIONS} requests of this client were still in flight"
+            )
         if isinstance(exc, httpx.TimeoutException):
             kind = "connect" if isinstance(exc, httpx.ConnectTimeout) else "read"
             limit = self.connect_timeout if kind == "connect" else self.timeout
@@ -202,11 +209,7 @@ class Qwen:
 
     @property
     def http(self) -> httpx.Client:
-        if self._http is None:
-            import httpx
-
-            self._http = httpx.Client(timeout=self._httpx_timeout())
-        return self._http
+        return self._pools.http
 
     def send(self, spec: RequestSpec, *, stream: bool = False) -> httpx.Response:
         """Send with retries; return a response whose status is below 400."""
@@ -246,8 +249,8 @@ class Qwen:
         return json_or_text(response)
 
     def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
+        """Release the sync pool and every async pool whose event loop is not running."""
+        self._pools.close()
 
     def __enter__(self) -> Qwen:
         return self
@@ -257,14 +260,6 @@ class Qwen:
 
     # ------------------------------------------------------------------ async sender
 
-    @property
-    def ahttp(self) -> httpx.AsyncClient:
-        if self._ahttp is None:
-            import httpx
-
-            self._ahttp = httpx.AsyncClient(timeout=self._httpx_timeout())
-        return self._ahttp
-
     async def asend(self, spec: RequestSpec, *, stream: bool = False) -> httpx.Response:
         """Async twin of :meth:`send`."""
         import httpx
@@ -273,7 +268,7 @@ class Qwen:
         while True:
             request = self._build(spec)
             try:
-                response = await self.ahttp.send(request, stream=True)
+                response = await (await self._pools.ahttp()).send(request, stream=True)
             except httpx.TransportError as exc:
                 err: QwenAPIError = self._transport_error(exc, spec.url)
             else:
@@ -303,8 +298,8 @@ class Qwen:
         return json_or_text(response)
 
     async def aclose(self) -> None:
-        if self._ahttp is not None:
-            await self._ahttp.aclose()
+        """Release the running event loop's pool and the sync pool."""
+        await self._pools.aclose()
 
     async def __aenter__(self) -> Qwen:
         return self

@@ -452,6 +452,18 @@ def test_timeout_and_connection_errors(mode: str) -> None:
     assert "Connection refused" in info2.value.message
 
 
+@MODES
+@respx.mock
+def test_waiting_for_a_free_connection_is_not_called_a_read_timeout(mode: str) -> None:
+    respx.post(URL).mock(side_effect=httpx.PoolTimeout("no connection"))
+    with pytest.raises(e.APITimeoutError) as info:
+        create(mode, client(max_retries=0, timeout=9))
+    assert info.value.message == (
+        f"no free connection to {URL} within 9s: 256 requests of this client were still in flight"
+    )
+    assert info.value.exit_code == 5
+
+
 def test_missing_key_for_dashscope_fails_before_sending() -> None:
     with respx.mock(assert_all_called=False) as mock:
         route = mock.route()
