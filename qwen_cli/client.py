@@ -8,6 +8,7 @@ side by side so their parity shows in review.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import random
@@ -34,6 +35,8 @@ from qwen_cli.streaming import json_or_text
 
 if TYPE_CHECKING:
     import httpx
+
+    from qwen_cli.uploads import Files
 
 log = logging.getLogger("qwen_cli")
 
@@ -109,6 +112,13 @@ class Qwen:
         self.chat = Chat(self)
         self.completion = Completions(self)
         self.models = Models(self)
+
+    @functools.cached_property
+    def files(self) -> Files:
+        """Uploads: the Files API, DashScope's temporary upload, chat.qwen.ai's (``qwen_cli.uploads``)."""
+        from qwen_cli.uploads import Files
+
+        return Files(self)
 
     # ------------------------------------------------------------------ building (shared)
 
