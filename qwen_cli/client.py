@@ -8,10 +8,12 @@ side by side so their parity shows in review.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -24,6 +26,7 @@ from qwen_cli.errors import (
     QwenAPIError,
     RateLimitError,
 )
+from qwen_cli.pools import MAX_CONNECTIONS, Pools
 from qwen_cli.providers import get_provider
 from qwen_cli.providers.base import MAX_RETRY_AFTER, RequestSpec
 from qwen_cli.redact import mask_headers, scrub_body
@@ -33,6 +36,8 @@ from qwen_cli.streaming import headers_of, json_or_text
 if TYPE_CHECKING:
     import httpx
 
+    from qwen_cli.uploads import Files
+
 log = logging.getLogger("qwen_cli")
 
 DEFAULT_TIMEOUT = 120.0
@@ -41,12 +46,27 @@ DEFAULT_MAX_RETRIES = 2
 MAX_BACKOFF = 20.0
 
 
+def spread(delay: float) -> float:
+    """``delay`` give or take 25 %, so that clients failing together do not retry in step."""
+    return delay * random.uniform(0.75, 1.25)
+
+
 class Qwen:
     """A client for one provider, usable from sync and async code.
 
     >>> client = Qwen(api_key="sk-...", base_url="http://127.0.0.1:8000/v1")
     >>> client.chat.create([{"role": "user", "content": "hi"}]).content
+
+    One client serves any number of threads and event loops (see ``qwen_cli.pools``);
+    ``close()``/``with`` and ``await aclose()``/``async with`` release its connections.
+    Between retries it waits with ``sleep`` (sync) or ``asleep`` (async) for
+    ``jitter(backoff)`` seconds, or the server's ``Retry-After``; pass your own to the
+    constructor (tests do, to wait for nothing and record the delays).
     """
+
+    sleep: Callable[[float], object] = staticmethod(time.sleep)
+    asleep: Callable[[float], Awaitable[object]] = staticmethod(asyncio.sleep)
+    jitter: Callable[[float], float] = staticmethod(spread)
 
     def __init__(
         self,
@@ -62,6 +82,9 @@ class Qwen:
         retry_base_delay: float = 0.5,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
+        sleep: Callable[[float], object] | None = None,
+        asleep: Callable[[float], Awaitable[object]] | None = None,
+        jitter: Callable[[float], float] | None = None,
     ) -> None:
         if base_url is None and provider == "qwen-web":
             from qwen_cli.providers.qwen_web import WEB_BASE_URL
@@ -79,11 +102,23 @@ class Qwen:
         self.connect_timeout = connect_timeout
         self.max_retries = max(0, max_retries)
         self.retry_base_delay = retry_base_delay
-        self._http = http_client
-        self._ahttp = async_http_client
+        self._pools = Pools(self._httpx_timeout, http_client, async_http_client)
+        if sleep is not None:
+            self.sleep = sleep
+        if asleep is not None:
+            self.asleep = asleep
+        if jitter is not None:
+            self.jitter = jitter
         self.chat = Chat(self)
         self.completion = Completions(self)
         self.models = Models(self)
+
+    @functools.cached_property
+    def files(self) -> Files:
+        """Uploads: the Files API, DashScope's temporary upload, chat.qwen.ai's (``qwen_cli.uploads``)."""
+        from qwen_cli.uploads import Files
+
+        return Files(self)
 
     # ------------------------------------------------------------------ building (shared)
 
@@ -153,6 +188,11 @@ class Qwen:
     def _transport_error(self, exc: Exception, url: str) -> APIConnectionError:
         import httpx
 
+        if isinstance(exc, httpx.PoolTimeout):
+            return APITimeoutError(
+                f"no free connection to {url} within {self.timeout:g}s: "
+                f"{MAX_CONNECTIONS} requests of this client were still in flight"
+            )
         if isinstance(exc, httpx.TimeoutException):
             kind = "connect" if isinstance(exc, httpx.ConnectTimeout) else "read"
             limit = self.connect_timeout if kind == "connect" else self.timeout
@@ -174,7 +214,7 @@ class Qwen:
             # A long wait (a daily quota) is not worth blocking for: fail and say when instead.
             return None if retry_after > MAX_RETRY_AFTER else float(retry_after)
         backoff = min(self.retry_base_delay * 2**attempt, MAX_BACKOFF)
-        return float(backoff * random.uniform(0.75, 1.25))
+        return float(self.jitter(backoff))
 
     def _log_response(self, response: httpx.Response) -> None:
         if log.isEnabledFor(logging.DEBUG):
@@ -199,11 +239,7 @@ class Qwen:
 
     @property
     def http(self) -> httpx.Client:
-        if self._http is None:
-            import httpx
-
-            self._http = httpx.Client(timeout=self._httpx_timeout())
-        return self._http
+        return self._pools.http
 
     def send(self, spec: RequestSpec, *, stream: bool = False) -> httpx.Response:
         """Send with retries; return a response whose status is below 400."""
@@ -238,7 +274,7 @@ class Qwen:
             if delay is None:
                 raise self._finish_error(err, attempt + 1)
             log.debug("retrying in %.2fs after: %s", delay, err)
-            time.sleep(delay)
+            self.sleep(delay)
             attempt += 1
 
     def request_json(self, spec: RequestSpec) -> Any:
@@ -246,8 +282,8 @@ class Qwen:
         return json_or_text(response)
 
     def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
+        """Release the sync pool and every async pool whose event loop is not running."""
+        self._pools.close()
 
     def __enter__(self) -> Qwen:
         return self
@@ -257,14 +293,6 @@ class Qwen:
 
     # ------------------------------------------------------------------ async sender
 
-    @property
-    def ahttp(self) -> httpx.AsyncClient:
-        if self._ahttp is None:
-            import httpx
-
-            self._ahttp = httpx.AsyncClient(timeout=self._httpx_timeout())
-        return self._ahttp
-
     async def asend(self, spec: RequestSpec, *, stream: bool = False) -> httpx.Response:
         """Async twin of :meth:`send`."""
         import httpx
@@ -273,7 +301,7 @@ class Qwen:
         while True:
             request = self._build(spec)
             try:
-                response = await self.ahttp.send(request, stream=True)
+                response = await (await self._pools.ahttp()).send(request, stream=True)
             except httpx.TransportError as exc:
                 err: QwenAPIError = self._transport_error(exc, spec.url)
             else:
@@ -298,7 +326,7 @@ class Qwen:
             if delay is None:
                 raise self._finish_error(err, attempt + 1)
             log.debug("retrying in %.2fs after: %s", delay, err)
-            await asyncio.sleep(delay)
+            await self.asleep(delay)
             attempt += 1
 
     async def arequest_json(self, spec: RequestSpec) -> Any:
@@ -306,8 +334,8 @@ class Qwen:
         return json_or_text(response)
 
     async def aclose(self) -> None:
-        if self._ahttp is not None:
-            await self._ahttp.aclose()
+        """Release the running event loop's pool and the sync pool."""
+        await self._pools.aclose()
 
     async def __aenter__(self) -> Qwen:
         return self

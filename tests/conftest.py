@@ -33,8 +33,10 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)  # no stray .env
-    # Never sleep for real between retries.
-    monkeypatch.setattr("qwen_cli.client.random.uniform", lambda a, b: 0.0)
+    # Never sleep for real between retries: every client's backoff (not Retry-After) is 0 s.
+    from qwen_cli.client import Qwen
+
+    monkeypatch.setattr(Qwen, "jitter", staticmethod(lambda delay: 0.0))
     return home
 
 

@@ -22,7 +22,9 @@ COOKIE = "cna=cli-cookie-value; token=tok-test-cli-0123456789abcdef"
 
 @pytest.fixture
 def srv(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeQwenWeb]:
-    monkeypatch.setattr("qwen_cli.client.time.sleep", lambda s: None)
+    from qwen_cli.client import Qwen
+
+    monkeypatch.setattr(Qwen, "sleep", staticmethod(lambda s: None))  # every client the CLI makes
     with FakeQwenWeb(TOKEN, COOKIE) as server:
         yield server
     assert not server.errors

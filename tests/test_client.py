@@ -61,6 +61,16 @@ def client(**kw: Any) -> Qwen:
     return Qwen(FAKE_KEY, base_url=BASE, **kw)
 
 
+def recorded_waits() -> tuple[list[float], dict[str, Any]]:
+    """Waits that record each delay instead of sleeping: the delays, and the ``Qwen`` arguments."""
+    slept: list[float] = []
+
+    async def asleep(d: float) -> None:
+        slept.append(d)
+
+    return slept, {"sleep": slept.append, "asleep": asleep}
+
+
 def collect(mode: str, c: Qwen, **kw: Any) -> tuple[list[str], Any]:
     """Stream a chat answer sync or async; return the content pieces and the final completion."""
     if mode == "sync":
@@ -403,14 +413,8 @@ def test_retries_5xx_then_succeeds(mode: str) -> None:
 
 @MODES
 @respx.mock
-def test_rate_limit_honours_retry_after_then_gives_up(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    slept: list[float] = []
-    monkeypatch.setattr("qwen_cli.client.time.sleep", slept.append)
-
-    async def asleep(d: float) -> None:
-        slept.append(d)
-
-    monkeypatch.setattr("qwen_cli.client.asyncio.sleep", asleep)
+def test_rate_limit_honours_retry_after_then_gives_up(mode: str) -> None:
+    slept, waits = recorded_waits()
     body = {
         "error": {
             "message": "You have exceeded your current request limit.",
@@ -420,25 +424,18 @@ def test_rate_limit_honours_retry_after_then_gives_up(mode: str, monkeypatch: py
     }
     route = respx.post(URL).mock(return_value=httpx.Response(429, json=body, headers={"Retry-After": "3"}))
     with pytest.raises(e.RateLimitError) as info:
-        create(mode, client(max_retries=2))
+        create(mode, client(max_retries=2, **waits))
     assert route.call_count == 3 and slept == [3.0, 3.0]
     assert info.value.exit_code == 4 and "gave up after 2 retries" in info.value.message
 
 
 @MODES
 @respx.mock
-def test_rate_limit_without_retry_after_backs_off(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("qwen_cli.client.random.uniform", lambda a, b: 1.0)
-    slept: list[float] = []
-    monkeypatch.setattr("qwen_cli.client.time.sleep", slept.append)
-
-    async def asleep(d: float) -> None:
-        slept.append(d)
-
-    monkeypatch.setattr("qwen_cli.client.asyncio.sleep", asleep)
+def test_rate_limit_without_retry_after_backs_off(mode: str) -> None:
+    slept, waits = recorded_waits()
     respx.post(URL).mock(return_value=httpx.Response(429, json={"error": {"message": "slow down"}}))
     with pytest.raises(e.RateLimitError):
-        create(mode, client(max_retries=3, retry_base_delay=0.5))
+        create(mode, client(max_retries=3, retry_base_delay=0.5, jitter=lambda d: d, **waits))
     assert slept == [0.5, 1.0, 2.0]
 
 
@@ -453,6 +450,18 @@ def test_timeout_and_connection_errors(mode: str) -> None:
     with pytest.raises(e.APIConnectionError) as info2:
         create(mode, client(max_retries=0))
     assert "Connection refused" in info2.value.message
+
+
+@MODES
+@respx.mock
+def test_waiting_for_a_free_connection_is_not_called_a_read_timeout(mode: str) -> None:
+    respx.post(URL).mock(side_effect=httpx.PoolTimeout("no connection"))
+    with pytest.raises(e.APITimeoutError) as info:
+        create(mode, client(max_retries=0, timeout=9))
+    assert info.value.message == (
+        f"no free connection to {URL} within 9s: 256 requests of this client were still in flight"
+    )
+    assert info.value.exit_code == 5
 
 
 def test_missing_key_for_dashscope_fails_before_sending() -> None:

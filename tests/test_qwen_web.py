@@ -15,7 +15,7 @@ from qwen_cli.client import Qwen
 from qwen_cli.providers.qwen_web import USER_AGENT, WEB_MODELS, QwenWeb, clean_cookie, clean_token
 from qwen_cli.sse import ServerSentEvent
 from tests.fake_qwenweb import SOURCES, WAF_PAGE, answer_events, rate_limited, unauthorized, web_event
-from tests.test_client import sse, stream_response
+from tests.test_client import recorded_waits, sse, stream_response
 
 BASE = "http://web.test"
 URL = BASE + "/api/chat/completions"
@@ -331,41 +331,30 @@ def test_401_and_403(mode: str) -> None:
     assert info2.value.exit_code == 3 and "qwen-web" in (info2.value.hint or "")
 
 
-def _no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    slept: list[float] = []
-    monkeypatch.setattr("qwen_cli.client.time.sleep", slept.append)
-
-    async def asleep(d: float) -> None:
-        slept.append(d)
-
-    monkeypatch.setattr("qwen_cli.client.asyncio.sleep", asleep)
-    return slept
-
-
 @MODES
 @respx.mock
-def test_429_is_retried_honouring_retry_after(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    slept = _no_sleep(monkeypatch)
+def test_429_is_retried_honouring_retry_after(mode: str) -> None:
+    slept, waits = recorded_waits()
     limited = httpx.Response(429, json=rate_limited(None), headers={"Retry-After": "2"})
     route = respx.post(URL).mock(side_effect=[limited, stream_of(*answer_events(["ok"]))])
-    assert create(mode, client()).content == "ok"
+    assert create(mode, client(**waits)).content == "ok"
     assert route.call_count == 2 and slept == [2.0]
 
 
 @MODES
 @respx.mock
-def test_a_long_wait_is_not_waited_for(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    slept = _no_sleep(monkeypatch)
+def test_a_long_wait_is_not_waited_for(mode: str) -> None:
+    slept, waits = recorded_waits()
     route = respx.post(URL).mock(return_value=httpx.Response(429, json=rate_limited(5)))
     with pytest.raises(e.RateLimitError) as info:
-        create(mode, client())
+        create(mode, client(**waits))
     assert route.call_count == 1 and slept == []
     err = info.value
     assert err.retry_after == 5 * 3600 and "try again in 5 hours" in err.message and err.exit_code == 4
     assert "5 hours" in (err.hint or "")
     respx.post(URL).mock(return_value=httpx.Response(429, text="busy", headers={"Retry-After": "120"}))
     with pytest.raises(e.RateLimitError, match="try again in 2 minutes"):
-        create(mode, client())
+        create(mode, client(**waits))
     assert slept == []
 
 

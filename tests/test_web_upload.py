@@ -12,11 +12,13 @@ import httpx
 import pytest
 import respx
 
+from qwen_cli import attachments as A
 from qwen_cli import errors as e
-from qwen_cli import web_upload as wu
 from qwen_cli.client import Qwen
+from qwen_cli.providers import qwen_web_files as wu
 from qwen_cli.redact import scrub_known
 from qwen_cli.types import Message, TextPart
+from qwen_cli.uploads import CHUNK
 from tests.fake_qwenweb import BUCKET, FakeQwenWeb, unauthorized
 
 TOKEN = "tok-test-upload-0123456789"
@@ -35,13 +37,23 @@ def web(base_url: str) -> Qwen:
     return Qwen(TOKEN, provider="qwen-web", cookie=COOKIE, base_url=base_url, max_retries=0)
 
 
-def upload(mode: str, c: Qwen, data: bytes, name: str, **kw: Any) -> wu.WebFile:
+def local(data: bytes, name: str, mime: str | None = None) -> A.Attachment:
+    """``data`` written to ``name`` (in the test's own directory), as an attachment sent unchecked."""
+    path = Path(name).resolve()
+    path.write_bytes(data)
+    mime = mime or wu.guess_mime(name)
+    kind = "image" if mime.startswith("image/") else "document"
+    return A.Attachment(path, name, kind, "png" if kind == "image" else "pdf", mime, len(data), "")
+
+
+def upload(mode: str, c: Qwen, data: bytes, name: str, mime: str | None = None, **kw: Any) -> wu.WebFile:
+    att = local(data, name, mime)
     if mode == "sync":
-        return wu.upload(c, data, name, **kw)
+        return c.files.web_upload(att, **kw)
 
     async def run() -> wu.WebFile:
         try:
-            return await wu.aupload(c, data, name, **kw)
+            return await c.files.aweb_upload(att, **kw)
         finally:
             await c.aclose()
 
@@ -88,7 +100,7 @@ def test_upload_then_ask_about_it(mode: str, srv: FakeQwenWeb) -> None:
 def test_secrets_of_the_grant_are_masked(srv: FakeQwenWeb, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="qwen_cli")
     with web(srv.base_url) as c:
-        wu.upload(c, b"%PDF-1.4", "doc.pdf", oss_endpoint=srv.oss_endpoint)
+        upload("sync", c, b"%PDF-1.4", "doc.pdf", oss_endpoint=srv.oss_endpoint)
     grant = next(iter(srv.grants.values()))
     assert srv.requests[0]["json"]["filetype"] == "application"
     pdf = wu.WebFile(grant["file_url"], grant["file_id"], "doc.pdf", "application/pdf", 8)
@@ -119,7 +131,7 @@ def test_v2_answer_and_the_default_endpoint() -> None:
     put = respx.put("https://qwen-webui-prod.oss-ap-southeast-1.aliyuncs.com/u-1/f-1_a.png").mock(
         return_value=httpx.Response(200)
     )
-    f = wu.upload(web("https://web.test"), b"png", "a.png", "image/png")
+    f = upload("sync", web("https://web.test"), b"png", "a.png", "image/png")
     assert f.file_url == grant["file_url"] and put.call_count == 1
     assert {c.request.url.host for c in respx.calls} == {
         "web.test",
@@ -146,7 +158,7 @@ def test_v2_answer_and_the_default_endpoint() -> None:
 def test_sts_errors(answer: httpx.Response, cls: type[Exception], text: str) -> None:
     respx.post("https://web.test/api/v1/files/getstsToken").mock(return_value=answer)
     with pytest.raises(cls, match=text):
-        wu.upload(web("https://web.test"), b"x", "a.png")
+        upload("sync", web("https://web.test"), b"x", "a.png")
     assert len(respx.calls) == 1  # nothing went to storage
 
 
@@ -158,7 +170,7 @@ def test_a_grant_that_would_leave_aliyuncs_is_refused() -> None:
     bad.update(region="evil.example/", bucketname="b-1")
     respx.post("https://web.test/api/v1/files/getstsToken").mock(return_value=httpx.Response(200, json=bad))
     with pytest.raises(e.APIStatusError, match="invalid region"):
-        wu.upload(web("https://web.test"), b"x", "a.png")
+        upload("sync", web("https://web.test"), b"x", "a.png")
     assert len(respx.calls) == 1
 
 
@@ -184,15 +196,29 @@ def _refusals(c: Qwen, srv: FakeQwenWeb) -> None:
 def test_bad_input(tmp_path: Path) -> None:
     c = web("https://web.test")
     with pytest.raises(e.UsageError, match="empty"):
-        wu.upload(c, b"", "a.png")
+        upload("sync", c, b"", "a.png")
     with pytest.raises(e.UsageError, match="the client speaks dashscope"):
-        wu.upload(Qwen("sk-test-x", base_url="https://x.test/v1"), b"x", "a.png")
+        upload("sync", Qwen("sk-test-x", base_url="https://x.test/v1"), b"x", "a.png")
     grant = wu.StsGrant("a", "s", "t", "b-1", "oss-x", "k", "https://u", "i")
     with pytest.raises(e.ConfigError, match="not an http"):
         wu.put_request(grant, b"x", "image/png", endpoint="ftp://host")
     with pytest.raises(e.UsageError, match="no such file"):
-        wu.read_file(tmp_path / "missing.png")
+        c.files.web_upload(tmp_path / "missing.png")  # a path is checked as `qwen upload` checks it
     with pytest.raises(e.UsageError, match="directory"):
-        wu.read_file(tmp_path)
-    (tmp_path / "x.png").write_bytes(b"ok")
-    assert wu.read_file(tmp_path / "x.png") == b"ok" and wu.guess_mime("x.png") == "image/png"
+        c.files.web_upload(tmp_path)
+    assert wu.guess_mime("x.png") == "image/png"
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_large_file_is_streamed_from_disk(mode: str, srv: FakeQwenWeb) -> None:
+    data = PNG + bytes(range(251)) * 8000  # ~2 MB: 31 pieces of 64 KB
+    seen: list[int] = []
+    with web(srv.base_url) as c:
+        f = upload(mode, c, data, "big.png", oss_endpoint=srv.oss_endpoint, progress=seen.append)
+    put = srv.requests[1]
+    assert put["headers"]["content-length"] == str(len(data)) and "transfer-encoding" not in put["headers"]
+    grant = next(iter(srv.grants.values()))
+    assert srv.objects[f"{BUCKET}/{grant['file_path']}"]["data"] == data and f.size == len(data)
+    # Read in pieces of at most 64 KB as it was sent, never all at once.
+    steps = [b - a for a, b in zip([0, *seen], seen, strict=False)]
+    assert seen[-1] == len(data) and len(seen) > 30 and max(steps) == CHUNK

@@ -154,9 +154,8 @@ def _dashscope_only(settings: Settings, what: str) -> None:
 
 def _files_api(settings: Settings) -> Files:
     from qwen_cli.cli import answer
-    from qwen_cli.uploads import Files
 
-    return Files(answer.client_for(settings))
+    return answer.client_for(settings).files
 
 
 def _run(ask: o.Ask, atts: list[Attachment], question: str | None, via_oss: bool) -> None:

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
 
 def run(ask: Ask, atts: list[Attachment], question: str | None, settings: Settings) -> None:
-    from qwen_cli import web_upload
     from qwen_cli.cli import answer
     from qwen_cli.types import ContentPart, Message, TextPart
 
@@ -35,12 +34,7 @@ def run(ask: Ask, atts: list[Attachment], question: str | None, settings: Settin
     out = answer.Output.detect(ask, settings)
     client = answer.client_for(settings)
     with client:
-        files = [
-            web_upload.upload(
-                client, web_upload.read_file(a.path), a.path.name, a.mime, oss_endpoint=settings.oss_endpoint
-            )
-            for a in atts
-        ]
+        files = [client.files.web_upload(a, oss_endpoint=settings.oss_endpoint) for a in atts]
         if question is None:
             for a, f in zip(atts, files, strict=True):
                 line = (

@@ -114,9 +114,7 @@ class ChatFiles:
     @property
     def api(self) -> Files:
         if self._api is None:
-            from qwen_cli.uploads import Files
-
-            self._api = Files(self.client)
+            self._api = self.client.files
         return self._api
 
     # ------------------------------------------------------------------ /attach

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any, BinaryIO, Protocol
@@ -22,7 +23,7 @@ class RequestSpec:
     params: dict[str, str] | None = None
     files: dict[str, tuple[str, bytes | BinaryIO, str]] | None = None  # name, content, mime
     data: dict[str, str] | None = None
-    content: bytes | None = None  # a raw body, e.g. an object-storage PUT
+    content: bytes | Iterable[bytes] | AsyncIterable[bytes] | None = None  # a raw body, e.g. a PUT
 
 
 @dataclass

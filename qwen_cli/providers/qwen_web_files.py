@@ -1,6 +1,7 @@
-"""Uploading a file for chat.qwen.ai: temporary credentials, a signed PUT, an image block.
+"""chat.qwen.ai's file upload, built for the sync and async senders; no I/O here.
 
-The steps of the library's ``upload_file`` (../shared/protocol/qwen-web.md, section 4):
+``qwen_cli.uploads.Files.web_upload`` runs it (``client.files.web_upload("cat.png")``). The
+steps of the library's ``upload_file`` (../shared/protocol/qwen-web.md, section 4):
 
 1. ``POST {base}/api/v1/files/getstsToken`` with the chat headers and
    ``{"filename", "filesize": int, "filetype": <MIME major type>}``;
@@ -12,15 +13,15 @@ The steps of the library's ``upload_file`` (../shared/protocol/qwen-web.md, sect
 
 Requests go through the client's senders, so retries, timeouts, ``--debug`` logging (secrets
 masked) and error mapping are the same as for chat. Nothing is sent anywhere but the base URL
-and the object-storage endpoint.
+and the object-storage endpoint. The file is streamed from disk, never read whole.
 """
 
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from qwen_cli.errors import APIStatusError, ConfigError, UsageError
@@ -30,9 +31,6 @@ from qwen_cli.providers.qwen_web import QwenWeb, raise_for_payload
 from qwen_cli.providers.qwen_web_errors import is_html, is_waf, page_error, waf_error
 from qwen_cli.redact import register_secret
 from qwen_cli.types import ImagePart, ImageURL
-
-if TYPE_CHECKING:
-    from qwen_cli.client import Qwen
 
 STS_PATH = "/api/v1/files/getstsToken"
 _REQUIRED = (
@@ -131,9 +129,20 @@ def parse_sts(body: Any) -> StsGrant:
 
 
 def put_request(
-    grant: StsGrant, data: bytes, mime: str, *, endpoint: str | None = None, date: str | None = None
+    grant: StsGrant,
+    data: bytes | Iterable[bytes],
+    mime: str,
+    *,
+    endpoint: str | None = None,
+    date: str | None = None,
+    md5: str | None = None,
+    size: int | None = None,
 ) -> RequestSpec:
-    """The signed ``PUT`` of ``data`` to object storage (headers as oss2 sent them, plus Content-MD5)."""
+    """The signed ``PUT`` of ``data`` to object storage (headers as oss2 sent them, plus Content-MD5).
+
+    ``data`` is the bytes, or pieces of them streamed from disk: then ``md5`` (``oss.content_md5``
+    of the whole) and ``size`` are given, and sent as Content-MD5 and Content-Length.
+    """
     if endpoint:
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -142,9 +151,13 @@ def put_request(
                 hint="fix QWEN_WEB_OSS_ENDPOINT or oss_endpoint in the config file",
             )
     base = endpoint or oss.default_endpoint(grant.region)
+    if isinstance(data, bytes):
+        md5, size = oss.content_md5(data), len(data)
+    elif md5 is None or size is None:
+        raise ValueError("a streamed body needs its md5 and size")
     headers = {
         "Content-Type": mime,
-        "Content-MD5": oss.content_md5(data),
+        "Content-MD5": md5,
         "Date": date or oss.http_date(),
         "x-oss-security-token": grant.security_token,
         "x-oss-content-sha256": "UNSIGNED-PAYLOAD",
@@ -153,53 +166,16 @@ def put_request(
     headers["Authorization"] = oss.authorization(
         grant.access_key_id, grant.access_key_secret, "PUT", headers, resource
     )
+    headers["Content-Length"] = str(size)  # not signed; without it a streamed body goes chunked
     url = oss.object_url(base, grant.bucket, grant.file_path)
     return RequestSpec("PUT", url, headers=headers, content=data)
 
 
-def _check(client: Qwen, data: bytes, filename: str, mime: str | None) -> tuple[QwenWeb, str]:
-    provider = client.provider
+def check_provider(provider: Any) -> QwenWeb:
+    """The client's provider, if it is chat.qwen.ai's; else a ``UsageError``."""
     if not isinstance(provider, QwenWeb):
         raise UsageError(
             f"this upload is chat.qwen.ai's; the client speaks {provider.name}",
             hint="use --provider qwen-web",
         )
-    if not data:
-        raise UsageError(f"{filename} is empty", hint="choose a file with something in it")
-    return provider, mime or guess_mime(filename)
-
-
-def _result(grant: StsGrant, filename: str, mime: str, size: int) -> WebFile:
-    return WebFile(file_url=grant.file_url, file_id=grant.file_id, filename=filename, mime=mime, size=size)
-
-
-def upload(
-    client: Qwen, data: bytes, filename: str, mime: str | None = None, *, oss_endpoint: str | None = None
-) -> WebFile:
-    """Upload ``data`` as ``filename`` for chat.qwen.ai; return its URL and id."""
-    provider, mime = _check(client, data, filename, mime)
-    grant = parse_sts(client.request_json(sts_request(provider, filename, len(data), mime)))
-    client.send(put_request(grant, data, mime, endpoint=oss_endpoint))
-    return _result(grant, filename, mime, len(data))
-
-
-async def aupload(
-    client: Qwen, data: bytes, filename: str, mime: str | None = None, *, oss_endpoint: str | None = None
-) -> WebFile:
-    """Async twin of :func:`upload`."""
-    provider, mime = _check(client, data, filename, mime)
-    grant = parse_sts(await client.arequest_json(sts_request(provider, filename, len(data), mime)))
-    await client.asend(put_request(grant, data, mime, endpoint=oss_endpoint))
-    return _result(grant, filename, mime, len(data))
-
-
-def read_file(path: Path) -> bytes:
-    """A file's bytes, or a one-line ``UsageError``."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path} is a directory, not a file") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    return provider
