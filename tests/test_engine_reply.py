@@ -61,7 +61,11 @@ def test_a_stream_becomes_events_in_order_and_one_result(client: Qwen) -> None:
         "stop",
         "c1",
     )
-    assert [x.model_dump(exclude_none=True) for x in ans.sources] == [src] and ans.state == "complete" and ans.first_token_at is not None
+    assert (
+        [x.model_dump(exclude_none=True) for x in ans.sources] == [src]
+        and ans.state == "complete"
+        and ans.first_token_at is not None
+    )
 
 
 @respx.mock

@@ -241,10 +241,9 @@ def _tool_calls(calls: list[ToolCall], out: Output) -> None:
     is only tool calls does not leave an empty screen."""
     from qwen_cli import render
 
-    for c in calls:
-        render.print_notice(
-            f"tool call: {c.name or '?'}({c.arguments})", err=sys.stderr, color=out.color_err, style="dim"
-        )
+    for c in calls:  # the arguments trimmed for the eye only: the result and the store keep them as sent
+        line = f"tool call: {c.name or '?'}({c.arguments.strip()})"
+        render.print_notice(line, err=sys.stderr, color=out.color_err, style="dim")
 
 
 def _silence_stdout() -> None:
