@@ -175,6 +175,15 @@ def test_a_whole_answer_with_tool_calls_gives_the_same_events(srv: FakeServer, s
     assert row.tool_calls[0].function.arguments == ' {"a":1} '
 
 
+def test_chat_history_names_the_tool_calls_of_an_answer_without_text(srv: FakeServer, run_cli: Any) -> None:
+    from tests.chatkit import lines
+
+    srv.enqueue({"sse": tool_stream()})
+    res = run_cli("chat", "--model", "qwen-plus", stdin=lines("weather?", "/history"))
+    assert res.code == 0, res.err
+    assert "qwen-plus: [tool call get_weather] [tool call get_time]" in res.out
+
+
 def test_complete_shows_tool_calls_on_stderr_and_in_json(srv: FakeServer, run_cli: Any) -> None:
     srv.enqueue({"sse": tool_stream()}, {"sse": tool_stream()})
     res = run_cli("complete", "weather?", "--model", "qwen-plus")
