@@ -10,7 +10,6 @@ import respx
 
 from qwen_cli.client import Qwen
 from qwen_cli.engine import AnswerText, Finish, ReasoningText, Reply, Sources, UsageReport, drain
-from qwen_cli.engine.session import status_of
 from qwen_cli.errors import AuthenticationError
 from tests.chatkit import Interrupted, interrupted, sse
 
@@ -62,7 +61,11 @@ def test_a_stream_becomes_events_in_order_and_one_result(client: Qwen) -> None:
         "stop",
         "c1",
     )
-    assert ans.sources == [src] and status_of(ans) == "complete" and ans.first_token_at is not None
+    assert (
+        [x.model_dump(exclude_none=True) for x in ans.sources] == [src]
+        and ans.state == "complete"
+        and ans.first_token_at is not None
+    )
 
 
 @respx.mock
@@ -88,7 +91,7 @@ def test_ctrl_c_while_reading_ends_the_answer_and_closes_the_stream(client: Qwen
     reply = Reply(client, client.chat.request([{"role": "user", "content": "hi"}], stream=True))
     ans = drain(reply)
     assert ans.interrupted and ans.content == "partial" and ans.request_id == "rid-int" and stream.closed
-    assert status_of(ans) == "interrupted"
+    assert ans.state == "interrupted"
 
 
 @respx.mock
@@ -100,7 +103,7 @@ def test_stopping_early_closes_the_stream_and_keeps_what_arrived(client: Qwen) -
         if e == AnswerText("two "):
             break
     ans = reply.end(output_closed=True)
-    assert stream.closed and ans.content == "one two " and status_of(ans) == "interrupted"
+    assert stream.closed and ans.content == "one two " and ans.state == "interrupted"
 
 
 @respx.mock

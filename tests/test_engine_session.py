@@ -19,7 +19,6 @@ from qwen_cli import catalog, config
 from qwen_cli.client import Qwen
 from qwen_cli.engine import AnswerText, Event, Reply, Sampling, Session, Trimmed
 from qwen_cli.engine.files import ChatFiles
-from qwen_cli.engine.session import status_of
 from qwen_cli.errors import AuthenticationError, StreamInterruptedError
 from qwen_cli.store import Store
 from tests.chatkit import Interrupted, answer, interrupted, sse
@@ -47,7 +46,8 @@ def close_clients() -> Iterator[None]:
 
 def session(store: Store | None, base_url: str = LOCAL, **kw: Any) -> Session:
     """An engine session built as a library user would: settings, a client, a store."""
-    settings = config.resolve({"base_url": base_url}, env={"DASHSCOPE_API_KEY": "sk-engine-test-0000"})
+    env = {"DASHSCOPE_API_KEY": "sk-engine-test-0000", "QWEN_ALLOW_HTTP": "1"}  # local.test is not loopback
+    settings = config.resolve({"base_url": base_url}, env=env)
     client = Qwen(settings.api_key, base_url=settings.base_url, max_retries=0)
     _clients.append(client)
     return Session(client=client, settings=settings, store=store, **kw)
@@ -133,7 +133,7 @@ def test_the_question_is_stored_before_the_answer_and_the_answer_when_it_ends(st
         ("user", "hi", "complete"),
         ("assistant", "hello there", "complete"),
     ]
-    assert status_of(ans) == "complete" and conv.source == "chat" and conv.title == "hi"
+    assert ans.state == "complete" and conv.source == "chat" and conv.title == "hi"
 
 
 @respx.mock

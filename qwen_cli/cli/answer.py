@@ -18,17 +18,16 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from qwen_cli.cli.options import Ask
-from qwen_cli.engine.result import Answer
 from qwen_cli.safetext import shown
 
 if TYPE_CHECKING:
     from qwen_cli.client import Qwen
     from qwen_cli.config import Settings
-    from qwen_cli.engine.events import Trimmed
+    from qwen_cli.engine.events import ToolCall, Trimmed
     from qwen_cli.engine.reply import Reply
-    from qwen_cli.types import ChatRequest, Message
+    from qwen_cli.types import AnswerResult, ChatRequest, Message
 
-__all__ = ["Answer", "Output", "build_request", "client_for", "run", "settings_for", "show"]
+__all__ = ["Output", "build_request", "client_for", "run", "settings_for", "show"]
 
 
 @dataclass
@@ -153,14 +152,14 @@ def no_tty_echo(active: bool) -> Iterator[None]:
         termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
-def run(client: Qwen, req: ChatRequest, out: Output) -> Answer:
+def run(client: Qwen, req: ChatRequest, out: Output) -> AnswerResult:
     """Send ``req`` and show the answer; Ctrl-C and broken streams end it, never lose it."""
     from qwen_cli.engine.reply import Reply
 
     return show(Reply(client, req), out)
 
 
-def show(reply: Reply, out: Output) -> Answer:
+def show(reply: Reply, out: Output) -> AnswerResult:
     """Draw ``reply`` as it arrives, then the footer; the engine's display for a terminal or a pipe.
 
     Ctrl-C while connecting propagates (nothing arrived); after that it keeps the partial.
@@ -169,13 +168,14 @@ def show(reply: Reply, out: Output) -> Answer:
         return _show(reply, out)
 
 
-def _show(reply: Reply, out: Output) -> Answer:
+def _show(reply: Reply, out: Output) -> AnswerResult:
     from qwen_cli import render
     from qwen_cli.engine import events as ev
 
     show = not out.json
     r = render.make_renderer(out=sys.stdout, err=sys.stderr, terminal=out.terminal, color=out.color_err)
     interrupted = output_closed = False
+    calls: list[ToolCall] = []  # shown once the live answer is done, so they never tear it
     try:
         for e in reply:
             if isinstance(e, ev.AnswerText):
@@ -187,6 +187,8 @@ def _show(reply: Reply, out: Output) -> Answer:
             elif isinstance(e, ev.Sources):
                 if show:
                     r.sources(e.items)
+            elif isinstance(e, ev.ToolCall):
+                calls.append(e)
             elif isinstance(e, ev.Trimmed):
                 _trimmed(e, out)
     except KeyboardInterrupt:
@@ -201,6 +203,8 @@ def _show(reply: Reply, out: Output) -> Answer:
         except BrokenPipeError:
             output_closed = True
         ans = reply.end(interrupted=interrupted, output_closed=output_closed)
+    if show:
+        _tool_calls(calls, out)
     if ans.output_closed:
         _silence_stdout()
     elif out.json and not ans.interrupted:
@@ -232,6 +236,16 @@ def _trimmed(e: Trimmed, out: Output) -> None:
     )
 
 
+def _tool_calls(calls: list[ToolCall], out: Output) -> None:
+    """Each tool call the answer made, dim on stderr: nothing runs them yet, but an answer that
+    is only tool calls does not leave an empty screen."""
+    from qwen_cli import render
+
+    for c in calls:  # the arguments trimmed for the eye only: the result and the store keep them as sent
+        line = f"tool call: {c.name or '?'}({c.arguments.strip()})"
+        render.print_notice(line, err=sys.stderr, color=out.color_err, style="dim")
+
+
 def _silence_stdout() -> None:
     """Nobody reads stdout any more: send what is left (and Python's last flush) nowhere."""
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -241,7 +255,7 @@ def _silence_stdout() -> None:
         os.close(devnull)
 
 
-def _cost(ans: Answer, region: str | None) -> str | None:
+def _cost(ans: AnswerResult, region: str | None) -> str | None:
     if region is None or ans.usage is None:
         return None
     from qwen_cli import catalog

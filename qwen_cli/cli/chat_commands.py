@@ -57,7 +57,8 @@ def history_lines(exchanges: list[Exchange], start: int = 1, width: int | None =
             continue
         note = f" ({status_note(a)})" if status_note(a) else ""
         head = f"     {a.model or 'assistant'}: "
-        text = one_line(a.content, max(20, cols - len(head) - len(note) - 1)) if a.content else ""
+        said = a.content or " ".join(f"[tool call {c.function.name or '?'}]" for c in a.tool_calls or ())
+        text = one_line(said, max(20, cols - len(head) - len(note) - 1)) if said else ""
         lines.append(head + text + note)
     return lines
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from qwen_cli.cli.answer import Answer, Output, show
+from qwen_cli.cli.answer import Output, show
 from qwen_cli.cli.chat_files import FilesShown
 from qwen_cli.cli.options import Ask
 from qwen_cli.cli.report import notice
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from qwen_cli.config import Settings
     from qwen_cli.engine.reply import Reply
     from qwen_cli.store import Conversation, Store
+    from qwen_cli.types import AnswerResult
 
 __all__ = ["ChatSession", "Prepared", "held_interrupts", "in_context", "open_log", "pick_conversation"]
 
@@ -92,7 +93,7 @@ class ChatSession(Session):
             display=self._show,
         )
 
-    def _show(self, reply: Reply) -> Answer:
+    def _show(self, reply: Reply) -> AnswerResult:
         try:
             return show(reply, self.out)
         except KeyboardInterrupt:
@@ -100,11 +101,11 @@ class ChatSession(Session):
                 notice("interrupted before the answer began", color=self.out.color_err)
             raise
 
-    def commit(self, turn: Prepared) -> Answer:
+    def commit(self, turn: Prepared) -> AnswerResult:
         with self._retry_hint():
             return super().commit(turn)
 
-    def retry(self) -> Answer:
+    def retry(self) -> AnswerResult:
         with self._retry_hint():
             return super().retry()
 

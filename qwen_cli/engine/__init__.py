@@ -9,13 +9,13 @@ prints)::
     answer = session.send("hello")            # stored: the question when sent, the answer at its end
 
 A display is any callable that consumes a :class:`Reply` (its :mod:`~qwen_cli.engine.events`,
-then ``reply.end()``) and returns the :class:`Answer`; the CLI draws with one, the default
-(:func:`drain`) shows nothing.
+then ``reply.end()``) and returns the answer's one :class:`~qwen_cli.types.AnswerResult`, which
+goes unchanged to the store; the CLI draws with one, the default (:func:`drain`) shows nothing.
 
-Modules, one job each: ``events`` (what an answer says while it arrives), ``result`` (the answer
-as it ended), ``request`` (sampling options, the request a model accepts), ``reply`` (one request
-sent: events, then the result), ``files`` (attachments of a chat), ``session`` (a conversation's
-turns: messages trimmed to the model's input limit, the store).
+Modules, one job each: ``events`` (what an answer says while it arrives), ``request`` (sampling
+options, the request a model accepts), ``reply`` (one request sent: events, then the result),
+``files`` (attachments of a chat), ``session`` (a conversation's turns: messages trimmed to the
+model's input limit, the store).
 """
 
 from qwen_cli.engine.events import (
@@ -31,11 +31,9 @@ from qwen_cli.engine.events import (
 )
 from qwen_cli.engine.reply import Reply, drain
 from qwen_cli.engine.request import Sampling, build_request
-from qwen_cli.engine.result import Answer
 from qwen_cli.engine.session import Display, Prepared, Session, held_interrupts, in_context, pick_conversation
 
 __all__ = [
-    "Answer",
     "AnswerText",
     "Display",
     "Event",

@@ -3,7 +3,8 @@
 The engine yields them in order (llm's ``display_stream_events`` shape): a display draws
 ``ReasoningText`` and ``AnswerText`` as they come, lists ``Sources``, and may ignore the rest.
 A new kind of answer is a new event here and a new field on the result, not a new code path.
-``ToolCall`` and ``ToolResult`` are reserved for tool use: nothing yields them yet.
+``ToolCall`` comes once per call when an answer asked for tools (whole calls, after the text);
+``ToolResult`` is reserved for running them: nothing yields it yet.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class Finish:
 
 @dataclass(frozen=True, slots=True)
 class ToolCall:
-    """Reserved: a complete tool call (``arguments`` kept byte for byte)."""
+    """A complete tool call the answer made (``arguments`` kept byte for byte, as the model wrote it)."""
 
     index: int
     id: str | None

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from qwen_cli.engine.files import ChatFiles, FileView, has_files
 from qwen_cli.engine.reply import Reply, drain
 from qwen_cli.engine.request import Sampling
-from qwen_cli.engine.result import Answer
 from qwen_cli.errors import QwenAPIError, UsageError
 
 if TYPE_CHECKING:
@@ -34,9 +33,10 @@ if TYPE_CHECKING:
     from qwen_cli.conversation import Turn
     from qwen_cli.engine.files import InlineBudget
     from qwen_cli.store import Attachment, Conversation, Exchange, Message, NewMessage, Store
+    from qwen_cli.types import AnswerResult
     from qwen_cli.types import Message as WireMessage
 
-Display = Callable[[Reply], Answer]
+Display = Callable[[Reply], "AnswerResult"]
 
 
 @contextlib.contextmanager
@@ -69,13 +69,6 @@ def pick_conversation(store: Store, continue_: bool, resume: str | None = None) 
             )
         return conv
     return None
-
-
-def status_of(ans: Answer) -> str:
-    """How an answer ended, as the store records it: complete, interrupted or error."""
-    if ans.interrupted or ans.output_closed:
-        return "interrupted"
-    return "error" if ans.error is not None else "complete"
 
 
 def in_context(ex: Exchange) -> bool:
@@ -158,7 +151,7 @@ class Session:
 
     # ------------------------------------------------------------------ a turn
 
-    def send(self, text: str) -> Answer:
+    def send(self, text: str) -> AnswerResult:
         """Store ``text``, ask the model with the conversation so far, show and store the answer.
 
         Raises the turn's error (after storing what there was) so the caller can report it.
@@ -184,7 +177,7 @@ class Session:
         new = self.files.wire(text, atts, spec, budget, fresh=sent)
         return Prepared(text, atts, self._context(spec, budget), new, spec, files=True)
 
-    def commit(self, turn: Prepared) -> Answer:
+    def commit(self, turn: Prepared) -> AnswerResult:
         """Write the user message (with its attachments' references), then ask and answer."""
         from qwen_cli.store import Exchange, NewMessage
 
@@ -197,8 +190,8 @@ class Session:
         self.exchanges.append(ex)
         return self._answer(ex, turn)
 
-    def retry(self) -> Answer:
-        """Ask again for the last message; the old answer is dropped from the conversation."""
+    def retry(self) -> AnswerResult:
+        """Ask again for the last message; the old answer (with its turn's tool steps) is dropped."""
         from qwen_cli import catalog
 
         if not self.exchanges:
@@ -214,25 +207,26 @@ class Session:
 
             new = Wire(role="user", content=ex.user.content)
             turn = Prepared(ex.user.content, [], self._context(spec, None, ex), new, spec)
-        if ex.answer is not None:
-            self._drop(ex.answer)
-            ex.answer = None
+        self._drop(*ex.steps, *([ex.answer] if ex.answer else []))
+        ex.steps, ex.answer = [], None
         return self._answer(ex, turn)
 
     def undo(self) -> Exchange:
-        """Drop the last exchange from the conversation (kept on disk, never resent)."""
+        """Drop the last exchange, every message of the turn, from the conversation (kept on disk,
+        never resent)."""
         if not self.exchanges:
             raise UsageError("nothing to undo", hint="the conversation is empty")
         ex = self.exchanges.pop()
-        self._drop(ex.user, *([ex.answer] if ex.answer else []))
+        self._drop(ex.user, *ex.steps, *([ex.answer] if ex.answer else []))
         return ex
 
-    def _answer(self, ex: Exchange, turn: Prepared) -> Answer:
+    def _answer(self, ex: Exchange, turn: Prepared) -> AnswerResult:
         """Fit the turn into the model's input limit, send it through the display, store the answer."""
         from qwen_cli import conversation
         from qwen_cli.engine.events import Trimmed
         from qwen_cli.engine.request import build_request
         from qwen_cli.store import NewMessage
+        from qwen_cli.types import AnswerResult
 
         spec = turn.spec
         budget = conversation.budget_for(
@@ -254,24 +248,11 @@ class Session:
         try:
             ans = self.display(reply)
         except QwenAPIError as err:  # before the first byte
-            ans = Answer(model=req.model, error=err, request_id=err.request_id)
+            ans = AnswerResult(model=req.model, error=err, request_id=err.request_id)
         except KeyboardInterrupt:  # while connecting (or while the display ended): keep what came
             ans = reply.end(interrupted=True)
-        msg = NewMessage(
-            "assistant",
-            ans.content,
-            reasoning=ans.reasoning,
-            model=ans.model or self.model,
-            options=self.options(),
-            usage=ans.usage.model_dump(mode="json", exclude_none=True) if ans.usage else None,
-            elapsed=round(ans.elapsed, 3),
-            first_token=round(ans.first_token_at, 3) if ans.first_token_at is not None else None,
-            request_id=ans.request_id,
-            response_id=ans.id,
-            finish_reason=ans.finish_reason,
-            status=status_of(ans),
-            error=_scrubbed(ans.error),
-            left_out=plan.left_out,
+        msg = NewMessage.of_result(
+            ans, error=_scrubbed(ans.error), model=self.model, options=self.options(), left_out=plan.left_out
         )
         with held_interrupts():
             ex.answer = self._save(msg)
