@@ -20,7 +20,7 @@ from __future__ import annotations
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from qwen_cli.errors import APIStatusError, ConfigError, UsageError
@@ -158,15 +158,14 @@ def put_request(
 
 
 def _check(client: Qwen, data: bytes, filename: str, mime: str | None) -> tuple[QwenWeb, str]:
-    provider = client.provider
-    if not isinstance(provider, QwenWeb):
+    if not client.provider.capabilities.web_image_upload:
         raise UsageError(
-            f"this upload is chat.qwen.ai's; the client speaks {provider.name}",
+            f"this upload is chat.qwen.ai's; the client speaks {client.provider.name}",
             hint="use --provider qwen-web",
         )
     if not data:
         raise UsageError(f"{filename} is empty", hint="choose a file with something in it")
-    return provider, mime or guess_mime(filename)
+    return cast(QwenWeb, client.provider), mime or guess_mime(filename)
 
 
 def _result(grant: StsGrant, filename: str, mime: str, size: int) -> WebFile:
