@@ -92,6 +92,9 @@ def test_every_provider_describes_itself() -> None:
         assert (cls.default_region in cls.regions) if cls.regions else cls.default_region is None
         for c in cls.credentials:
             assert c.env and c.stored and c.label
+    dashscope, web = provider_class("dashscope"), provider_class("qwen-web")
+    assert dashscope.own_host("dashscope-intl.aliyuncs.com") and not dashscope.own_host("chat.qwen.ai")
+    assert web.own_host("chat.qwen.ai") and not web.own_host("evil.example")
     # each region's currency is the catalogue's for that region
     for region, r in provider_class("dashscope").regions.items():
         assert r.currency == catalog.CURRENCIES[region][0]

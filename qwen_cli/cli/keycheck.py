@@ -84,7 +84,7 @@ def find_region(key: str, refused_in: str, s: Settings) -> Elsewhere:
     from qwen_cli import config
 
     out = Elsewhere(refused=[refused_in])
-    for region, (url, _source) in config.base_urls(provider=s.provider).items():
+    for region, (url, _source) in config.base_urls().items():
         if region == refused_in:
             continue
         try:

@@ -114,6 +114,11 @@ class Provider(Protocol):
         that stands for ``region`` (None: another server, e.g. a local one)."""
         ...
 
+    @classmethod
+    def own_host(cls, host: str) -> bool:
+        """Whether ``host`` is the provider's own (where its keys were issued and may go)."""
+        ...
+
     # ------------------------------------------------------------------ instance
     base_url: str
     # True when the backend answers only in streams: a non-streamed answer is then the

@@ -78,6 +78,10 @@ class DashScope:
         # one) may take none, so only a base URL that stands for a region needs one.
         return region is not None
 
+    @classmethod
+    def own_host(cls, host: str) -> bool:
+        return is_own_host(host)
+
     def missing_credential(self) -> Credential | None:
         return None if self.api_key else API_KEY
 
@@ -141,6 +145,12 @@ class DashScope:
         return None  # the server lists the models the key can use
 
 
+if TYPE_CHECKING:  # the class describes itself as every provider must
+    from qwen_cli.providers.base import Provider
+
+    _conforms: type[Provider] = DashScope
+
+
 def chat_body(req: ChatRequest) -> dict[str, Any]:
     """The JSON body of a compatible-mode chat request."""
     p = req.params
@@ -165,7 +175,7 @@ def chat_body(req: ChatRequest) -> dict[str, Any]:
     return body
 
 
-if TYPE_CHECKING:  # the class describes itself as every provider must
-    from qwen_cli.providers.base import Provider
-
-    _conforms: type[Provider] = DashScope
+def is_own_host(host: str) -> bool:
+    """DashScope's own hosts (every region's endpoint lives under aliyuncs.com)."""
+    host = host.lower().rstrip(".")
+    return host == "aliyuncs.com" or host.endswith(".aliyuncs.com")

@@ -154,6 +154,10 @@ class QwenWeb:
     def key_required(cls, region: str | None) -> bool:
         return True  # the site answers nobody without the browser's token and cookie
 
+    @classmethod
+    def own_host(cls, host: str) -> bool:
+        return is_own_host(host)
+
     def missing_credential(self) -> Credential | None:
         return TOKEN if not self.token else COOKIE if not self.cookie else None
 
@@ -252,6 +256,12 @@ class QwenWeb:
 
     def catalog(self) -> list[ModelInfo] | None:
         return [ModelInfo(id=m, object="model", owned_by="qwen") for m in WEB_MODELS]
+
+
+if TYPE_CHECKING:  # the class describes itself as every provider must
+    from qwen_cli.providers.base import Provider
+
+    _conforms: type[Provider] = QwenWeb
 
 
 # --------------------------------------------------------------------------- request body
@@ -436,7 +446,6 @@ def _int(v: Any) -> int:
         return 0
 
 
-if TYPE_CHECKING:  # the class describes itself as every provider must
-    from qwen_cli.providers.base import Provider
-
-    _conforms: type[Provider] = QwenWeb
+def is_own_host(host: str) -> bool:
+    """chat.qwen.ai's own host: where the token and cookie were issued."""
+    return host.lower().rstrip(".") == (urlsplit(WEB_BASE_URL).hostname or "")
