@@ -47,7 +47,8 @@ def close_clients() -> Iterator[None]:
 
 def session(store: Store | None, base_url: str = LOCAL, **kw: Any) -> Session:
     """An engine session built as a library user would: settings, a client, a store."""
-    settings = config.resolve({"base_url": base_url}, env={"DASHSCOPE_API_KEY": "sk-engine-test-0000"})
+    env = {"DASHSCOPE_API_KEY": "sk-engine-test-0000", "QWEN_ALLOW_HTTP": "1"}  # local.test is not loopback
+    settings = config.resolve({"base_url": base_url}, env=env)
     client = Qwen(settings.api_key, base_url=settings.base_url, max_retries=0)
     _clients.append(client)
     return Session(client=client, settings=settings, store=store, **kw)
