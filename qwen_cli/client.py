@@ -15,7 +15,6 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from qwen_cli.errors import (
     RETRYABLE_STATUS,
@@ -27,8 +26,14 @@ from qwen_cli.errors import (
     RateLimitError,
 )
 from qwen_cli.pools import MAX_CONNECTIONS, Pools
-from qwen_cli.providers import get_provider
-from qwen_cli.providers.base import MAX_RETRY_AFTER, RequestSpec
+from qwen_cli.providers import DEFAULT_PROVIDER, provider_class, region_of
+from qwen_cli.providers.base import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    MAX_RETRY_AFTER,
+    RequestSpec,
+)
 from qwen_cli.redact import mask_headers, scrub_body
 from qwen_cli.resources import Chat, Completions, Models
 from qwen_cli.streaming import headers_of, json_or_text
@@ -40,9 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("qwen_cli")
 
-DEFAULT_TIMEOUT = 120.0
-DEFAULT_CONNECT_TIMEOUT = 10.0
-DEFAULT_MAX_RETRIES = 2
 MAX_BACKOFF = 20.0
 
 
@@ -62,6 +64,10 @@ class Qwen:
     Between retries it waits with ``sleep`` (sync) or ``asleep`` (async) for
     ``jitter(backoff)`` seconds, or the server's ``Retry-After``; pass your own to the
     constructor (tests do, to wait for nothing and record the delays).
+
+    ``key_required``: refuse to send without the provider's credentials. By default the
+    provider decides from the base URL (a DashScope region's URL needs a key, a local server
+    may not); the command line passes what its configuration resolved.
     """
 
     sleep: Callable[[float], object] = staticmethod(time.sleep)
@@ -73,31 +79,32 @@ class Qwen:
         api_key: str | None = None,
         *,
         base_url: str | None = None,
-        region: str = "cn",
-        provider: str = "dashscope",
+        region: str | None = None,
+        provider: str = DEFAULT_PROVIDER,
         cookie: str | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         retry_base_delay: float = 0.5,
+        key_required: bool | None = None,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
         sleep: Callable[[float], object] | None = None,
         asleep: Callable[[float], Awaitable[object]] | None = None,
         jitter: Callable[[float], float] | None = None,
     ) -> None:
-        if base_url is None and provider == "qwen-web":
-            from qwen_cli.providers.qwen_web import WEB_BASE_URL
-
-            base_url = WEB_BASE_URL
-        elif base_url is None:
-            from qwen_cli.providers.dashscope import REGIONS
-
-            base_url = REGIONS.get(region, REGIONS["cn"])
+        cls = provider_class(provider)
+        region = region or cls.default_region or ""
+        if base_url is None:
+            known = cls.regions.get(region) or cls.regions.get(cls.default_region or "")
+            base_url = known.base_url if known else cls.default_base_url
         self.api_key = api_key
         self.base_url = base_url.rstrip("/")
         self.region = region
-        self.provider = get_provider(provider, base_url=self.base_url, api_key=api_key, cookie=cookie)
+        self.provider = cls.create(base_url=self.base_url, api_key=api_key, cookie=cookie)
+        if key_required is None:
+            key_required = cls.key_required(region_of(cls.regions, self.base_url))
+        self.key_required = key_required
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.max_retries = max(0, max_retries)
@@ -128,12 +135,13 @@ class Qwen:
         return httpx.Timeout(self.timeout, connect=self.connect_timeout)
 
     def _check_credentials(self) -> None:
-        host = urlsplit(self.base_url).hostname or ""
-        if self.provider.name == "dashscope" and not self.api_key and host.endswith("aliyuncs.com"):
+        """No request leaves without the credentials it needs: it would only be refused."""
+        if not self.key_required:
+            return
+        missing = self.provider.missing_credential()
+        if missing is not None:
             raise AuthenticationError(
-                "no API key",
-                code="missing_api_key",
-                hint="run `qwen auth login` or set DASHSCOPE_API_KEY",
+                f"no {missing.label}", code=f"missing_{missing.stored}", hint=self.provider.login_hint
             )
 
     def _build(self, spec: RequestSpec) -> httpx.Request:

@@ -15,21 +15,19 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qwen_cli.errors import ConfigError
+from qwen_cli.providers import DEFAULT_PROVIDER
+from qwen_cli.providers.base import DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 
-DEFAULT_MODEL = "qwen-max"
-DEFAULT_REGION = "cn"
-DEFAULT_PROVIDER = "dashscope"
-REGION_CHOICES = ("cn", "intl", "us")
+if TYPE_CHECKING:
+    from qwen_cli.providers.base import Credential
+
 CONFIG_FILE = "config.toml"
 
-# setting -> environment variables, in order
+# setting -> environment variables, in order (a provider's secrets: its ``credentials``)
 ENV_NAMES: dict[str, tuple[str, ...]] = {
-    "api_key": ("DASHSCOPE_API_KEY", "QWEN_API_KEY"),
-    "web_token": ("QWEN_AUTH_TOKEN",),
-    "cookie": ("QWEN_COOKIE",),
     "provider": ("QWEN_PROVIDER",),
     "region": ("QWEN_REGION",),
     "base_url": ("QWEN_BASE_URL",),
@@ -74,13 +72,17 @@ class Settings:
     provider: str = DEFAULT_PROVIDER
     api_key: str | None = None
     cookie: str | None = None
-    region: str = DEFAULT_REGION
+    region: str = ""  # the provider's default region unless set ("" for a provider without regions)
     base_url: str = ""
-    model: str = DEFAULT_MODEL
+    model: str = ""  # the provider's default model unless set
     vision_model: str = "qwen-vl-max"
-    timeout: float = 120.0
-    connect_timeout: float = 10.0
-    max_retries: int = 2
+    timeout: float = DEFAULT_TIMEOUT
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
+    # The region the base URL stands for (a region's default URL, or its QWEN_BASE_URL_<R> /
+    # [base_urls] override); None: another server, unpriced, that may take no key.
+    dashscope_region: str | None = None
+    key_required: bool = False  # refuse to send without the provider's credentials
     oss_endpoint: str | None = None
     config_dir: Path = field(default_factory=Path)
     sources: dict[str, str] = field(default_factory=dict)
@@ -110,29 +112,45 @@ def read_config_file(cdir: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read {path}: {exc}", hint="fix or remove that file") from exc
 
 
-def region_base_url(region: str, *layers: Mapping[str, Any]) -> tuple[str, str]:
+def region_base_url(
+    region: str, *layers: Mapping[str, Any], provider: str = DEFAULT_PROVIDER
+) -> tuple[str, str]:
     """The base URL for ``region``: ``QWEN_BASE_URL_<REGION>`` or ``[base_urls]``, else built in."""
-    from qwen_cli.providers.dashscope import REGIONS
+    from qwen_cli.providers import provider_class
 
     var = f"QWEN_BASE_URL_{region.upper()}"
     for layer in layers:
         if layer.get(var):
-            return str(layer[var]), var
+            return str(layer[var]).rstrip("/"), var
         urls = layer.get("base_urls")
         if isinstance(urls, dict) and urls.get(region):
-            return str(urls[region]), "config file"
-    return REGIONS[region], "default"
+            return str(urls[region]).rstrip("/"), "config file"
+    return provider_class(provider).regions[region].base_url, "default"
 
 
-def base_urls(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> dict[str, tuple[str, str]]:
+def base_urls(
+    env: Mapping[str, str] | None = None, cwd: Path | None = None, *, provider: str = DEFAULT_PROVIDER
+) -> dict[str, tuple[str, str]]:
     """Every region's base URL and where it came from, with the same overrides as :func:`resolve`."""
     env = dict(os.environ if env is None else env)
     dotenv = _read_dotenv(cwd or Path.cwd())
     cfile = read_config_file(config_dir(env))
-    return {r: region_base_url(r, env, dotenv, cfile) for r in REGION_CHOICES}
+    return _region_urls(provider, env, dotenv, cfile)
 
 
-_PROVIDER_SECRETS = {"dashscope": ("api_key",), "qwen-web": ("web_token", "cookie")}
+def _region_urls(provider: str, *layers: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    from qwen_cli.providers import provider_class
+
+    regions = provider_class(provider).regions
+    return {r: region_base_url(r, *layers, provider=provider) for r in regions}
+
+
+def _credentials_of(provider: str | None) -> list[Credential]:
+    """The secrets of ``provider``, or of every provider."""
+    from qwen_cli.providers import PROVIDERS, provider_class
+
+    names = [provider] if provider else list(PROVIDERS)
+    return [c for name in names if name in PROVIDERS for c in provider_class(name).credentials]
 
 
 def secret_sources(
@@ -141,22 +159,13 @@ def secret_sources(
     """``(variable, "environment" | ".env")`` for each secret set outside the credentials file."""
     env = os.environ if env is None else env
     dotenv = _read_dotenv(cwd or Path.cwd())
-    settings = (
-        _PROVIDER_SECRETS.get(provider, ())
-        if provider
-        else sorted({n for names in _PROVIDER_SECRETS.values() for n in names})
-    )
     found = []
-    for name in settings:
-        for var in ENV_NAMES[name]:
-            if env.get(var):
-                found.append((var, "environment"))
-            elif dotenv.get(var):
-                found.append((var, ".env"))
+    for var in dict.fromkeys(var for c in _credentials_of(provider) for var in c.env):
+        if env.get(var):
+            found.append((var, "environment"))
+        elif dotenv.get(var):
+            found.append((var, ".env"))
     return found
-
-
-_SECRET_NAMES = {"api_key": "API key", "web_token": "token", "cookie": "cookie"}
 
 
 def clean_secret(value: str, what: str, source: str) -> str:
@@ -197,13 +206,10 @@ def resolve(
     def pick(name: str) -> tuple[Any, str] | None:
         if name in flags:
             return flags[name], "flag"
-        for var in ENV_NAMES.get(name, ()):
-            if env.get(var):
-                return env[var], var
-        for var in ENV_NAMES.get(name, ()):
-            if dotenv.get(var):
-                return dotenv[var], ".env"
-        if name in cfile and name not in ("api_key", "cookie", "web_token"):
+        got = _pick_env(ENV_NAMES.get(name, ()), env, dotenv)
+        if got:
+            return got
+        if name in cfile and name in ENV_NAMES:  # never a secret: those live in credentials.json
             return cfile[name], "config file"
         return None
 
@@ -223,7 +229,7 @@ def resolve(
                 ) from exc
             s.sources[name] = got[1]
 
-    from qwen_cli.providers import PROVIDERS
+    from qwen_cli.providers import PROVIDERS, provider_class
 
     stored_all = credentials.load(cdir)
     if "provider" not in s.sources:  # the provider saved by `qwen auth login --provider NAME`
@@ -235,57 +241,78 @@ def resolve(
             f"unknown provider {s.provider!r} (from {s.source('provider')})",
             hint=f"use one of: {', '.join(PROVIDERS)}",
         )
+    cls = provider_class(s.provider)
+    if "model" not in s.sources:
+        s.model = cls.default_model
+    if "region" not in s.sources:
+        s.region = cls.default_region or ""
 
     s.warnings.extend(credentials.check(cdir))
     stored = stored_all.get(s.provider, {})
     if not isinstance(stored, dict):
         stored = {}
 
-    def secret(name: str, stored_name: str) -> tuple[str, str] | None:
-        got = pick(name)
+    def secret(c: Credential) -> tuple[str, str] | None:
+        got = _pick_env(c.env, env, dotenv) if c.setting not in flags else (flags[c.setting], "flag")
         if got:
             value, source = str(got[0]), got[1]
-        elif stored.get(stored_name):
-            value, source = str(stored[stored_name]), "credentials file"
+        elif stored.get(c.stored):
+            value, source = str(stored[c.stored]), "credentials file"
         else:
             return None
-        value = clean_secret(value, _SECRET_NAMES[name], source)
+        value = clean_secret(value, c.noun, source)
         return (value, source) if value else None
 
-    if s.provider == "dashscope":
-        got_key = secret("api_key", "api_key")
-        if got_key:
-            s.api_key, s.sources["api_key"] = got_key
-            if got_key[1] == "credentials file" and "region" not in s.sources and stored.get("region"):
-                s.region, s.sources["region"] = stored["region"], "credentials file"
-    else:
-        if "model" not in s.sources:
-            from qwen_cli.providers.qwen_web import WEB_DEFAULT_MODEL
+    for i, c in enumerate(cls.credentials):
+        got_secret = secret(c)
+        if got_secret:
+            setattr(s, c.attr, got_secret[0])
+            s.sources[c.attr] = got_secret[1]
+            # A key read from the file goes with the region it was stored for.
+            from_file = got_secret[1] == "credentials file"
+            if i == 0 and from_file and "region" not in s.sources and cls.regions and stored.get("region"):
+                s.region, s.sources["region"] = str(stored["region"]), "credentials file"
 
-            s.model = WEB_DEFAULT_MODEL
-        got_key = secret("web_token", "token")
-        if got_key:
-            s.api_key, s.sources["api_key"] = got_key
-        got_cookie = secret("cookie", "cookie")
-        if got_cookie:
-            s.cookie, s.sources["cookie"] = got_cookie
-
-    if s.region not in REGION_CHOICES:
-        raise ConfigError(
-            f"unknown region {s.region!r} (from {s.source('region')})",
-            hint="use cn (Beijing), intl (Singapore) or us (Virginia)",
-        )
+    if cls.regions and s.region not in cls.regions:
+        choices = ", ".join(f"{r} ({t.title})" for r, t in cls.regions.items())
+        raise ConfigError(f"unknown region {s.region!r} (from {s.source('region')})", hint=f"use {choices}")
+    region_urls = _region_urls(s.provider, env, dotenv, cfile)
     got = pick("base_url")
     if got:
         s.base_url, s.sources["base_url"] = str(got[0]).rstrip("/"), got[1]
-    elif stored.get("base_url") and (s.provider != "dashscope" or s.source("region") == "credentials file"):
-        s.base_url, s.sources["base_url"] = str(stored["base_url"]), "credentials file"
-    elif s.provider == "qwen-web":
-        s.base_url = "https://chat.qwen.ai"
+    elif stored.get("base_url") and (not cls.regions or s.source("region") == "credentials file"):
+        # a base URL stored by `qwen auth login --base-url`: with the region stored alongside
+        s.base_url, s.sources["base_url"] = str(stored["base_url"]).rstrip("/"), "credentials file"
+    elif cls.regions:
+        s.base_url, s.sources["base_url"] = region_urls[s.region]
     else:
-        s.base_url, s.sources["base_url"] = region_base_url(s.region, env, dotenv, cfile)
+        s.base_url = cls.default_base_url
+    s.dashscope_region = dashscope_region(s.provider, s.base_url, {r: u for r, (u, _) in region_urls.items()})
+    s.key_required = cls.key_required(s.dashscope_region)
 
     from qwen_cli import keypolicy  # keys go only where the user sent them
 
     keypolicy.enforce(s, env=env, dotenv=dotenv, cfile=cfile, dotenv_path=(cwd or Path.cwd()) / ".env")
     return s
+
+
+def dashscope_region(provider: str, base_url: str, region_urls: Mapping[str, str]) -> str | None:
+    """The region of ``provider`` that ``base_url`` stands for, or ``None`` (another server).
+
+    ``region_urls`` are each region's URL as configured (``QWEN_BASE_URL_<R>``, ``[base_urls]``,
+    else built in): pointing a region at a gateway keeps it that region, priced and keyed."""
+    from qwen_cli.providers import provider_class, region_of
+
+    return region_of(provider_class(provider).regions, base_url, region_urls)
+
+
+def _pick_env(
+    names: tuple[str, ...], env: Mapping[str, str], dotenv: Mapping[str, str]
+) -> tuple[str, str] | None:
+    for var in names:
+        if env.get(var):
+            return env[var], var
+    for var in names:
+        if dotenv.get(var):
+            return dotenv[var], ".env"
+    return None

@@ -34,12 +34,7 @@ FILENAME = "credentials.json"
 _TMP_PREFIX = ".credentials-"
 _TMP_SUFFIX = ".tmp"
 STALE_TMP_SECONDS = 60.0
-
-# The secret fields each provider stores, in the order `qwen auth login` asks for them.
-FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
-    "dashscope": (("api_key", "API key"),),
-    "qwen-web": (("token", "chat.qwen.ai token"), ("cookie", "chat.qwen.ai cookie")),
-}
+# The fields each provider stores are its own description: ``Provider.credentials``.
 
 
 def path_in(config_dir: Path) -> Path:

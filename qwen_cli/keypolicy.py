@@ -3,7 +3,7 @@
 A secret (the DashScope key, the chat.qwen.ai token and cookie) that the user
 stored (credentials file) or exported (environment, flag) goes only to:
 
-* the provider's own hosts over https (``providers.<name>.is_own_host``);
+* the provider's own hosts over https (the provider's ``own_host``);
 * a base URL the user chose: ``--base-url``, ``QWEN_BASE_URL``/``QWEN_BASE_URL_<REGION>``
   in the environment, their config file, their credentials file;
 * a host the user approved: ``allowed_hosts = ["host[:port]", ...]`` in ``config.toml``.
@@ -40,8 +40,6 @@ ALLOWED_HOSTS_KEY = "allowed_hosts"
 USER = "user"  # flag, environment, config file, credentials file: the user's own choice
 DOTENV = ".env"  # a .env file in the working directory: whoever wrote it
 DEFAULT = "default"  # built in
-
-_LABELS = {("qwen-web", "api_key"): "token", ("qwen-web", "cookie"): "cookie"}
 
 
 def origin(source: str, env: Mapping[str, str]) -> str:
@@ -199,18 +197,16 @@ def _truthy(value: str | None) -> bool:
 def _own_host(provider: str, parts: SplitResult) -> bool:
     if parts.scheme != "https":
         return False
-    host = parts.hostname or ""
-    if provider == "qwen-web":
-        from qwen_cli.providers import qwen_web
+    from qwen_cli.providers import provider_class
 
-        return qwen_web.is_own_host(host)
-    from qwen_cli.providers import dashscope
-
-    return dashscope.is_own_host(host)
+    return provider_class(provider).own_host(parts.hostname or "")
 
 
 def _label(provider: str, names: Iterable[str]) -> str:
-    return " and ".join(_LABELS.get((provider, n), "API key") for n in names)
+    from qwen_cli.providers import provider_class
+
+    nouns: dict[str, str] = {c.attr: c.noun for c in provider_class(provider).credentials}
+    return " and ".join(nouns.get(n, n) for n in names)
 
 
 def _describe(source: str) -> str:

@@ -30,6 +30,14 @@ def answer(*pieces: str, usage: bool = True) -> httpx.Response:
     return stream_response(sse(*events))
 
 
+def refused_in_other_regions() -> None:
+    """A refused key is tried in the other regions before the error is shown: refuse it there too."""
+    for host in ("dashscope-intl", "dashscope-us"):
+        respx.get(f"https://{host}.aliyuncs.com/compatible-mode/v1/models").mock(
+            return_value=httpx.Response(401, json={"error": {"message": "no", "code": "invalid_api_key"}})
+        )
+
+
 def sent(route: respx.Route) -> dict[str, Any]:
     return json.loads(route.calls.last.request.content)
 
@@ -80,6 +88,7 @@ def test_missing_key(run_cli) -> None:
 
 @respx.mock
 def test_401_names_the_region_and_hides_the_key(run_cli, key) -> None:
+    refused_in_other_regions()
     respx.post(CN).mock(
         return_value=httpx.Response(
             401,
@@ -271,6 +280,7 @@ def test_reasoning_never_reaches_a_pipe(run_cli) -> None:
 
 @respx.mock
 def test_debug_shows_traceback_and_keeps_exit_code(run_cli, key) -> None:
+    refused_in_other_regions()
     respx.post(CN).mock(
         return_value=httpx.Response(401, json={"error": {"message": "bad key", "code": "invalid_api_key"}})
     )

@@ -199,3 +199,37 @@ def test_models_online_cached_offline(env: dict[str, str], servers: dict[str, Fa
         p.returncode == 0 and "could not fetch the model list" in p.stderr and "it may be stale" in p.stderr
     )
     assert len(p.stdout.splitlines()) > 7  # the catalogue: nothing cached for that URL
+
+
+# ------------------------------------------------------------------ a gateway standing in for a region
+
+BIG_USAGE = {"prompt_tokens": 100_000, "completion_tokens": 5_000, "total_tokens": 105_000}
+
+
+def test_a_region_behind_a_gateway_as_a_new_user_meets_it(
+    env: dict[str, str], servers: dict[str, FakeServerProcess]
+) -> None:
+    """QWEN_BASE_URL_CN points at a local server: it is still DashScope's Beijing region."""
+    from tests.fakeserver import chat_stream_events
+
+    p = qwen(env, "complete", "hi")  # no key: refused before anything is sent
+    assert (p.returncode, p.stdout) == (3, "")
+    assert p.stderr == "qwen: error: no API key\nhint: run `qwen auth login` or set DASHSCOPE_API_KEY\n"
+    assert all(srv.requests() == [] for srv in servers.values())
+
+    status = qwen(env, "auth", "status", DASHSCOPE_API_KEY=INTL)
+    complete = qwen(env, "complete", "hi", DASHSCOPE_API_KEY=INTL)  # a Singapore key, asked in Beijing
+    assert status.returncode == complete.returncode == 3 and complete.stdout == ""
+    assert complete.stderr.startswith("qwen: error: this key belongs to region intl (Singapore), not cn")
+    assert complete.stderr == status.stderr
+    no_key(status.stdout, status.stderr, complete.stderr)
+
+    servers["cn"].enqueue({"sse": chat_stream_events(["答案"], usage=BIG_USAGE)})
+    p = qwen(env, "complete", "hi", DASHSCOPE_API_KEY=CN)
+    assert p.returncode == 0 and p.stdout == "答案\n"
+    assert "~¥0.2880" in p.stderr  # 100k in and 5k out of qwen-max at Beijing's list price
+
+    servers["cn"].enqueue({"sse": chat_stream_events(["答案"], usage=BIG_USAGE)})
+    p = qwen(env, "chat", stdin="hi\n/usage\n", DASHSCOPE_API_KEY=CN)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines()[-1] == "1 turn · 100,000 in · 5,000 out · 105,000 total · ~¥0.2880"

@@ -15,7 +15,6 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from qwen_cli.cli.options import Ask
 from qwen_cli.safetext import shown
@@ -44,17 +43,13 @@ class Output:
     def detect(cls, ask: Ask, settings: Settings | None = None) -> Output:
         env = os.environ
         plain = ask.no_color or "NO_COLOR" in env or env.get("TERM") == "dumb"
-        priced = (
-            settings is not None
-            and settings.provider == "dashscope"
-            and (urlsplit(settings.base_url).hostname or "").endswith("aliyuncs.com")
-        )
         return cls(
             terminal=sys.stdout.isatty() and not plain and not ask.json,
             color_err=sys.stderr.isatty() and not plain,
             json=ask.json,
             quiet=ask.quiet,
-            price_region=settings.region if priced and settings else None,
+            # priced where the base URL stands for a DashScope region (config decided which)
+            price_region=settings.dashscope_region if settings is not None else None,
         )
 
 
@@ -99,10 +94,10 @@ def settings_for(ask: Ask) -> Settings:
     for warning in s.warnings:  # e.g. a credentials file others can read
         sys.stderr.write(f"qwen: warning: {warning}\n")
     set_context(
-        region=s.region,
+        region=s.dashscope_region or s.region,
         base_url=s.base_url,
         provider=s.provider,
-        custom_base_url="1" if s.source("base_url") not in ("default",) else "",
+        region_bound="1" if s.dashscope_region is not None else "",
     )
     return s
 
@@ -119,6 +114,7 @@ def client_for(s: Settings) -> Qwen:
         timeout=s.timeout,
         connect_timeout=s.connect_timeout,
         max_retries=s.max_retries,
+        key_required=s.key_required,
     )
 
 

@@ -17,7 +17,10 @@ from qwen_cli.cli import options as o
 from qwen_cli.errors import APIConnectionError, AuthenticationError, QwenAPIError, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from qwen_cli.config import Settings
+    from qwen_cli.providers.base import Provider, Region
 
 app = typer.Typer(
     name="auth",
@@ -46,12 +49,19 @@ def _settings(provider: str | None, region: str | None, base_url: str | None, de
     return settings_for(o.Ask(provider=provider, region=region, base_url=base_url, debug=debug))
 
 
-def _ask_region(current: str) -> str:
-    """Ask on stderr, read a line from the terminal; Enter keeps ``current``."""
-    from qwen_cli.config import REGION_CHOICES
-    from qwen_cli.providers.dashscope import REGION_NAMES
+def _provider(s: Settings) -> type[Provider]:
+    from qwen_cli.providers import provider_class
 
-    choices = ", ".join(f"{r} = {REGION_NAMES[r]}" for r in REGION_CHOICES)
+    return provider_class(s.provider)
+
+
+def _region_title(s: Settings, region: str) -> str:
+    return f"{region} ({_provider(s).regions[region].title})"
+
+
+def _ask_region(current: str, regions: Mapping[str, Region]) -> str:
+    """Ask on stderr, read a line from the terminal; Enter keeps ``current``."""
+    choices = ", ".join(f"{r} = {v.title}" for r, v in regions.items())
     while True:
         sys.stderr.write(f"Region ({choices}) [{current}]: ")
         sys.stderr.flush()
@@ -62,33 +72,48 @@ def _ask_region(current: str) -> str:
         if not line:  # Ctrl-D
             raise typer.Abort()
         answer = line.strip().lower() or current
-        if answer in REGION_CHOICES:
+        if answer in regions:
             return answer
-        _say(f"  {answer!r} is not a region; type cn, intl or us")
+        _say(f"  {answer!r} is not a region; type {', '.join(list(regions)[:-1])} or {list(regions)[-1]}")
 
 
-def _read_secrets(provider: str, with_stdin: bool) -> dict[str, str]:
-    """The provider's secret fields, from stdin or hidden prompts; cleaned, registered for scrubbing."""
+def _login_command(provider: str) -> str:
+    from qwen_cli.providers import DEFAULT_PROVIDER
+
+    return "qwen auth login" + (f" --provider {provider}" if provider != DEFAULT_PROVIDER else "")
+
+
+def _stdin_hint(cls: type[Provider]) -> str:
+    login = f"{_login_command(cls.name)} --with-key-stdin"
+    fields = cls.credentials
+    if len(fields) == 1:
+        return f"pipe exactly that, e.g. `pass show {cls.name} | {login}`"
+    names = ", then the ".join(c.noun for c in fields)
+    fmt = "\\n".join("%s" for _ in fields) + "\\n"
+    args = " ".join(f'"${c.noun.upper().replace(" ", "_")}"' for c in fields)
+    return f"pipe the {names}: `printf '{fmt}' {args} | {login}`"
+
+
+def _read_secrets(cls: type[Provider], with_stdin: bool) -> dict[str, str]:
+    """The provider's secret fields by stored name, from stdin or hidden prompts; cleaned,
+    registered for scrubbing."""
     import getpass
 
-    from qwen_cli import config, credentials
+    from qwen_cli import config
     from qwen_cli.redact import register_secret
 
-    fields = credentials.FIELDS[provider]
+    fields = cls.credentials
     if with_stdin:
         lines = [ln.strip() for ln in sys.stdin.read().splitlines() if ln.strip()]
         for ln in lines:
             register_secret(ln)
         if len(lines) != len(fields):
-            names = " and ".join(label for _, label in fields)
+            names = " and ".join(c.label for c in fields)
             raise UsageError(
                 f"expected the {names} on stdin, one per line; got {len(lines)} non-empty lines",
-                hint="pipe exactly that, e.g. `pass show dashscope | qwen auth login --with-key-stdin`"
-                if provider == "dashscope"
-                else f'pipe the token, then the cookie: `printf \'%s\\n%s\\n\' "$TOKEN" "$COOKIE" | '
-                f"qwen auth login --provider {provider} --with-key-stdin`",
+                hint=_stdin_hint(cls),
             )
-        raw = dict(zip((name for name, _ in fields), lines, strict=True))
+        raw = dict(zip((c.stored for c in fields), lines, strict=True))
         source = "stdin"
     else:
         if not sys.stdin.isatty():
@@ -97,22 +122,21 @@ def _read_secrets(provider: str, with_stdin: bool) -> dict[str, str]:
                 hint="pipe the key with --with-key-stdin, e.g. `... | qwen auth login --with-key-stdin`",
             )
         raw = {}
-        for name, label in fields:
+        for c in fields:
             try:
-                value = getpass.getpass(f"{label[0].upper()}{label[1:]} (input is hidden): ")
+                value = getpass.getpass(f"{c.label[0].upper()}{c.label[1:]} (input is hidden): ")
             except (KeyboardInterrupt, EOFError):  # Ctrl-C or Ctrl-D: main() says "interrupted"
                 raise typer.Abort() from None
             register_secret(value)
-            raw[name] = value
+            raw[c.stored] = value
         source = "the prompt"
     out = {}
-    for name, label in fields:
-        what = "cookie" if name == "cookie" else label
-        value = config.clean_secret(raw[name], what, source)
+    for c in fields:
+        value = config.clean_secret(raw[c.stored], c.what or c.label, source)
         if not value:
-            raise UsageError(f"no {label} given", hint="run `qwen auth login` again and paste it")
+            raise UsageError(f"no {c.label} given", hint="run `qwen auth login` again and paste it")
         register_secret(value)
-        out[name] = value
+        out[c.stored] = value
     return out
 
 
@@ -145,29 +169,25 @@ def login(
     """
     from qwen_cli import config, credentials, modelcache
     from qwen_cli.cli import keycheck
-    from qwen_cli.providers.dashscope import REGION_NAMES
     from qwen_cli.redact import mask
 
     s = _settings(provider, region, base_url, debug)
-    if s.provider not in credentials.FIELDS:
-        raise UsageError(f"`qwen auth login` does not know provider {s.provider!r} yet")
-    dashscope = s.provider == "dashscope"
+    cls = _provider(s)
+    regional = bool(cls.regions)
     interactive = not with_key_stdin and sys.stdin.isatty()
     chosen_region = s.region
-    if dashscope and region is None and interactive:
-        chosen_region = _ask_region(s.region)
-    if not dashscope and interactive:
-        from qwen_cli.cli.web_login import HOW_TO
-
-        _say(HOW_TO.rstrip())
-    secrets = _read_secrets(s.provider, with_key_stdin)
-    key = secrets.get("api_key") or secrets.get("token") or ""
+    if regional and region is None and interactive:
+        chosen_region = _ask_region(s.region, cls.regions)
+    if cls.login_help and interactive:
+        _say(cls.login_help)
+    secrets = _read_secrets(cls, with_key_stdin)
+    key = secrets[cls.credentials[0].stored]
+    cookie = next((secrets[c.stored] for c in cls.credentials if c.attr == "cookie"), None)
     if base_url:
         target = keycheck.Target(s.provider, chosen_region, base_url.rstrip("/"), False)
-    elif dashscope:
-        target = keycheck.Target(
-            s.provider, chosen_region, keycheck.region_url(chosen_region, checking=not no_verify), True
-        )
+    elif regional:
+        url = keycheck.region_url(chosen_region, checking=not no_verify)
+        target = keycheck.Target(s.provider, chosen_region, url, True)
     else:
         target = keycheck.Target(s.provider, chosen_region, s.base_url, False)
 
@@ -175,7 +195,7 @@ def login(
     verifiable = keycheck.can_verify(s.provider)
     if not no_verify and verifiable:
         try:
-            models = keycheck.list_models(key, target, s, cookie=secrets.get("cookie"))
+            models = keycheck.list_models(key, target, s, cookie=cookie)
         except QwenAPIError as err:
             if not keycheck.is_refused(err):
                 if isinstance(err, APIConnectionError) and not err.hint:
@@ -183,18 +203,18 @@ def login(
                 raise
             found = keycheck.find_region(key, target.region, s) if target.region_bound else None
             if found is None or found.region is None or found.models is None:
-                raise keycheck.refused_error(err, found) from err
+                raise keycheck.refused_error(err, found, s.provider) from err
             if region is not None:
-                raise keycheck.wrong_region_error(found, target.region) from err
+                raise keycheck.wrong_region_error(found, target.region, s.provider) from err
             _say(
-                f"The key was refused in {target.region} ({REGION_NAMES[target.region]}) but works in "
-                f"{found.region} ({REGION_NAMES[found.region]}): storing it for region {found.region}."
+                f"The key was refused in {_region_title(s, target.region)} but works in "
+                f"{_region_title(s, found.region)}: storing it for region {found.region}."
             )
             target = keycheck.Target(s.provider, found.region, found.base_url, True)
             models = found.models
 
     entry: dict[str, str] = dict(secrets)
-    if dashscope:
+    if regional:
         entry["region"] = target.region
     if base_url:
         entry["base_url"] = target.base_url
@@ -204,7 +224,7 @@ def login(
     if models is not None:
         modelcache.save(cache, s.provider, target.base_url, models)
 
-    where = f"region {target.region} ({REGION_NAMES[target.region]})" if dashscope else target.base_url
+    where = f"region {_region_title(s, target.region)}" if regional else target.base_url
     if models is not None:
         checked = f"checked: {len(models)} models available"
     elif not verifiable:
@@ -259,35 +279,31 @@ def status(
       qwen auth status --region intl --offline
     """
     from qwen_cli.cli import keycheck
-    from qwen_cli.providers.dashscope import REGION_NAMES
     from qwen_cli.redact import mask
 
     s = _settings(provider, region, base_url, debug)
+    cls = _provider(s)
     t = keycheck.target_for(s)
     rows = [("provider", s.provider)]
-    if s.provider == "dashscope":
-        where = _describe_source(s.source("region"), s)
-        rows.append(("region", f"{s.region} ({REGION_NAMES[s.region]}), {where}"))
+    if cls.regions:
+        rows.append(("region", f"{_region_title(s, s.region)}, {_describe_source(s.source('region'), s)}"))
     rows.append(("base URL", f"{s.base_url}, {_describe_source(s.source('base_url'), s)}"))
-    label = "API key" if s.provider == "dashscope" else "token"
-    key_line = f"{mask(s.api_key)}, {_describe_source(s.source('api_key'), s)}" if s.api_key else "none"
-    rows.append((label, key_line))
-    if s.provider != "dashscope":
-        cookie = (
-            f"set ({len(s.cookie)} characters), {_describe_source(s.source('cookie'), s)}" if s.cookie else ""
-        )
-        rows.append(("cookie", cookie or "none"))
+    for c in cls.credentials:
+        value = getattr(s, c.attr)
+        shown = mask(value) if c.masked else f"set ({len(value)} characters)"
+        line = f"{shown}, {_describe_source(s.source(c.attr), s)}" if value else "none"
+        rows.append((c.what or c.label, line))
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         sys.stdout.write(f"{k:<{width}}  {v}\n")
     sys.stdout.flush()
     if not s.api_key:
+        first = cls.credentials[0]
         raise AuthenticationError(
-            "not logged in: no API key" if s.provider == "dashscope" else "not logged in",
-            code="missing_api_key",
-            hint="run `qwen auth login`, or set DASHSCOPE_API_KEY"
-            if s.provider == "dashscope"
-            else f"run `qwen auth login --provider {s.provider}`, or set QWEN_AUTH_TOKEN and QWEN_COOKIE",
+            f"not logged in: no {first.label}",
+            code=f"missing_{first.stored}",
+            hint=f"run `{_login_command(s.provider)}`, or set "
+            + " and ".join(c.env[0] for c in cls.credentials),
         )
     if not keycheck.can_verify(s.provider):
         sys.stdout.write(f"{'check':<{width}}  not possible: {keycheck.NO_CHECK}\n")
@@ -300,10 +316,10 @@ def status(
     except QwenAPIError as err:
         if not keycheck.is_refused(err):
             raise
-        found = keycheck.find_region(s.api_key, s.region, s) if t.region_bound else None
-        if found is None or found.region is None:
-            raise keycheck.refused_error(err, found) from err
-        raise keycheck.wrong_region_error(found, s.region) from err
+        diagnosed, found = keycheck.diagnose(err, s.api_key, t, s)
+        if diagnosed is err:
+            raise keycheck.refused_error(err, found, s.provider) from err
+        raise diagnosed from err
     sys.stdout.write(f"{'check':<{width}}  ok: GET /models answered with {len(models)} models\n")
 
 

@@ -9,7 +9,7 @@ import typer
 
 from qwen_cli.cli import conv_options as co
 from qwen_cli.cli import options as o
-from qwen_cli.errors import EXIT_INTERRUPTED, UsageError
+from qwen_cli.errors import EXIT_INTERRUPTED, AuthenticationError, UsageError
 
 
 def read_prompt(prompt: str | None) -> str:
@@ -86,7 +86,15 @@ def complete(
     settings = answer.settings_for(ask)
     client = answer.client_for(settings)
     out = answer.Output.detect(ask, settings)
-    with open_log(client, settings, ask, out, continue_=continue_, log=not no_log) as session, client:
-        result = session.send(text)  # raises the turn's error once it is stored
+    try:
+        with open_log(client, settings, ask, out, continue_=continue_, log=not no_log) as session, client:
+            result = session.send(text)  # raises the turn's error once it is stored
+    except AuthenticationError as err:  # a key from another region is told so, as by `auth status`
+        from qwen_cli.cli import keycheck
+
+        diagnosed, _ = keycheck.diagnose(err, settings.api_key, keycheck.target_for(settings), settings)
+        if diagnosed is err:
+            raise
+        raise diagnosed from err
     if result.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)

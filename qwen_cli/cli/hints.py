@@ -15,21 +15,20 @@ def set_context(**values: str) -> None:
 def hint_for(err: e.QwenAPIError) -> str | None:
     if err.hint:
         return err.hint
-    region = _CONTEXT.get("region", "cn")
+    region = _CONTEXT.get("region", "")
     base_url = _CONTEXT.get("base_url", "")
-    provider = _CONTEXT.get("provider", "dashscope")
     msg = err.message.lower()
     if isinstance(err, e.PermissionDeniedError):
         return "check the account's billing, quota and model access in the Model Studio console"
     if isinstance(err, e.AuthenticationError):
-        if provider == "qwen-web":
-            return (
-                "the chat.qwen.ai token or cookie was refused: copy fresh ones from the browser "
-                "and run `qwen auth login --provider qwen-web`"
-            )
-        if _CONTEXT.get("custom_base_url"):
-            return f"check the key for {base_url}, or run `qwen auth status`"
-        others = " or ".join(f"--region {r}" for r in ("cn", "intl", "us") if r != region)
+        from qwen_cli.providers import DEFAULT_PROVIDER, provider_class
+
+        cls = provider_class(_CONTEXT.get("provider") or DEFAULT_PROVIDER)
+        if cls.refused_hint:
+            return cls.refused_hint
+        if not _CONTEXT.get("region_bound"):  # another server: its keys are its own business
+            return f"check the key{f' for {base_url}' if base_url else ''}, or run `qwen auth status`"
+        others = " or ".join(f"--region {r}" for r in cls.regions if r != region)
         return (
             f"DashScope keys are bound to a region and this request used region {region} "
             f"({base_url}): try {others}, or run `qwen auth status` to find the key's region"

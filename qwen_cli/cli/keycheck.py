@@ -1,7 +1,9 @@
 """Checking a key with a real request (``GET /models``), and finding the region it belongs to.
 
 DashScope keys are bound to a region: a Singapore key gets 401 "invalid key" in
-Beijing. Before calling a key invalid, try it once in each other region.
+Beijing. Before calling a key invalid, try it once in each other region. Whether a
+base URL stands for a region is config's answer (``Settings.dashscope_region``).
+`qwen auth` and `qwen complete` both diagnose a refused key here.
 """
 
 from __future__ import annotations
@@ -26,11 +28,9 @@ class Target:
 
 
 def target_for(s: Settings) -> Target:
-    """The target of resolved settings; region-bound unless the base URL is a custom one."""
-    from qwen_cli import config
-
-    bound = s.provider == "dashscope" and config.base_urls()[s.region][0].rstrip("/") == s.base_url
-    return Target(s.provider, s.region, s.base_url, bound)
+    """The target of resolved settings; region-bound when the base URL stands for a region."""
+    region = s.dashscope_region
+    return Target(s.provider, region or s.region, s.base_url, region is not None)
 
 
 def region_urls() -> dict[str, str]:
@@ -88,15 +88,16 @@ def list_models(
         timeout=s.timeout,
         connect_timeout=s.connect_timeout,
         max_retries=s.max_retries if retries is None else retries,
+        key_required=True,  # a key check without a key would only be refused
     ) as client:
         return [m.id for m in client.models.list()]
 
 
 def can_verify(provider: str) -> bool:
     """Whether the provider can check a key without asking the model anything."""
-    from qwen_cli.providers import get_provider
+    from qwen_cli.providers import provider_class
 
-    return get_provider(provider, base_url="http://check.invalid", api_key=None).catalog() is None
+    return provider_class(provider).capabilities.model_list == "server"
 
 
 NO_CHECK = "chat.qwen.ai has no endpoint that checks a token without asking a question"
@@ -125,7 +126,7 @@ def find_region(key: str, refused_in: str, s: Settings) -> Elsewhere:
         if region == refused_in:
             continue
         try:
-            models = list_models(key, Target("dashscope", region, url, True), s, retries=0)
+            models = list_models(key, Target(s.provider, region, url, True), s, retries=0)
         except AuthenticationError:
             out.refused.append(region)
             continue
@@ -137,13 +138,17 @@ def find_region(key: str, refused_in: str, s: Settings) -> Elsewhere:
     return out
 
 
-def wrong_region_error(found: Elsewhere, region: str) -> AuthenticationError:
-    from qwen_cli.providers.dashscope import REGION_NAMES
+def _titles(provider: str) -> dict[str, str]:
+    from qwen_cli.providers import provider_class
 
+    return {r: v.title for r, v in provider_class(provider).regions.items()}
+
+
+def wrong_region_error(found: Elsewhere, region: str, provider: str) -> AuthenticationError:
+    names = _titles(provider)
     assert found.region is not None
     return AuthenticationError(
-        f"this key belongs to region {found.region} ({REGION_NAMES[found.region]}), "
-        f"not {region} ({REGION_NAMES[region]})",
+        f"this key belongs to region {found.region} ({names[found.region]}), not {region} ({names[region]})",
         code="wrong_region",
         hint=(
             f"switch with --region {found.region} (or QWEN_REGION={found.region}), "
@@ -156,15 +161,14 @@ def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
-def refused_error(err: QwenAPIError, found: Elsewhere | None) -> AuthenticationError:
+def refused_error(err: QwenAPIError, found: Elsewhere | None, provider: str) -> AuthenticationError:
     """The key was refused where we asked, and no other region took it."""
-    from qwen_cli.config import REGION_CHOICES
-
     if found is None:
         where = "by the server"
     else:
-        refused = [r for r in REGION_CHOICES if r in found.refused]
-        unreachable = [r for r in REGION_CHOICES if r in found.unreachable]
+        order = list(_titles(provider))
+        refused = [r for r in order if r in found.refused]
+        unreachable = [r for r in order if r in found.unreachable]
         if not unreachable:
             where = f"in every region ({', '.join(refused)})"
         else:
@@ -176,3 +180,17 @@ def refused_error(err: QwenAPIError, found: Elsewhere | None) -> AuthenticationE
         request_id=err.request_id,
         hint="create or copy a key in the Model Studio console, then run `qwen auth login`",
     )
+
+
+def diagnose(
+    err: QwenAPIError, key: str | None, t: Target, s: Settings
+) -> tuple[QwenAPIError, Elsewhere | None]:
+    """``err`` as the user should see it: a refused key that works in another region is
+    "this key belongs to region R". Also what trying the other regions found (``None`` when
+    they were not tried: the error is not a refusal, or the base URL is not a region's)."""
+    if not (key and is_refused(err) and t.region_bound):
+        return err, None
+    found = find_region(key, t.region, s)
+    if found.region is None:
+        return err, found
+    return wrong_region_error(found, t.region, s.provider), found

@@ -53,7 +53,7 @@ def get_list(s: Settings, *, refresh: bool = False, offline: bool = False) -> Mo
     from qwen_cli.redact import scrub_known
 
     provider = get_provider(s.provider, base_url=s.base_url, api_key=None)
-    listed = provider.catalog()
+    listed = provider.catalog() if provider.capabilities.model_list == "catalogue" else None
     if listed is not None:  # no model-list call: the provider's own catalogue, nothing fetched
         return modelcache.ModelList(
             ids=[m.id for m in listed],
@@ -146,15 +146,7 @@ def _warn_stale(ml: ModelList) -> None:
 
 def price_region(s: Settings) -> str | None:
     """The region whose list prices apply, or ``None`` for servers that are not DashScope's."""
-    from urllib.parse import urlsplit
-
-    from qwen_cli import config
-
-    if s.provider != "dashscope":
-        return None
-    if (urlsplit(s.base_url).hostname or "").endswith("aliyuncs.com"):
-        return s.region
-    return s.region if config.base_urls()[s.region][0].rstrip("/") == s.base_url else None
+    return s.dashscope_region
 
 
 def _money(v: float, symbol: str = "") -> str:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from qwen_cli.attachments import Attachment, Sent, Via
     from qwen_cli.cli.progress import UploadProgress
     from qwen_cli.config import Settings
+    from qwen_cli.providers.base import Capabilities
     from qwen_cli.types import FileObject
     from qwen_cli.uploads import Files
 
@@ -144,11 +145,21 @@ def _settings(ask: o.Ask) -> Settings:
     return answer.settings_for(ask)
 
 
+def _capabilities(settings: Settings) -> Capabilities:
+    from qwen_cli.providers import provider_class
+
+    return provider_class(settings.provider).capabilities
+
+
 def _dashscope_only(settings: Settings, what: str) -> None:
-    if settings.provider != "dashscope":
+    """A Files API is needed: only some providers have one."""
+    if not _capabilities(settings).files_api:
+        from qwen_cli.providers import PROVIDERS, provider_class
+
+        able = [p for p in PROVIDERS if provider_class(p).capabilities.files_api]
         raise UsageError(
-            f"{what} works with the dashscope provider, not {settings.provider}",
-            hint="use --provider dashscope: the Files API is DashScope's",
+            f"{what} works with the {' or '.join(able)} provider, not {settings.provider}",
+            hint=f"use --provider {able[0]}, which has one",
         )
 
 
@@ -164,7 +175,7 @@ def _run(ask: o.Ask, atts: list[Attachment], question: str | None, via_oss: bool
     from qwen_cli.cli.progress import UploadProgress
 
     settings = _settings(ask)
-    if settings.provider == "qwen-web":
+    if _capabilities(settings).web_image_upload:  # the site's own upload, not a Files API
         from qwen_cli.cli import upload_web
 
         upload_web.run(ask, atts, question, settings)

@@ -14,13 +14,10 @@ from pathlib import Path
 
 from qwen_cli import credentials
 from qwen_cli.errors import UsageError
-from qwen_cli.providers.qwen_web import clean_cookie, clean_token
+from qwen_cli.providers.qwen_web import QwenWeb, clean_cookie, clean_token
 from qwen_cli.redact import mask
 
-HOW_TO = (
-    "Sign in at https://chat.qwen.ai, open the browser's developer tools, and copy from any\n"
-    "request to chat.qwen.ai the Authorization header (without 'Bearer') and the Cookie header.\n"
-)
+HOW_TO = f"{QwenWeb.login_help}\n"
 
 
 def hidden_input(label: str) -> str:

@@ -6,7 +6,8 @@ Wire facts: ../shared/protocol/dashscope.md, sections b to e.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from qwen_cli import __version__
 from qwen_cli.errors import (
@@ -15,21 +16,50 @@ from qwen_cli.errors import (
     error_for_status,
     error_from_event,
 )
-from qwen_cli.providers.base import RequestSpec, StreamItem, request_id_from, retry_after_seconds
+from qwen_cli.providers.base import (
+    Capabilities,
+    Credential,
+    Region,
+    RequestSpec,
+    StreamItem,
+    request_id_from,
+    retry_after_seconds,
+)
 from qwen_cli.sse import ServerSentEvent
 from qwen_cli.types import ChatCompletion, ChatCompletionChunk, ChatRequest, ModelInfo
 
-REGIONS: dict[str, str] = {
-    "cn": "https://dashscope.aliyuncs.com/compatible-mode/v1",
-    "intl": "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
-    "us": "https://dashscope-us.aliyuncs.com/compatible-mode/v1",
+DEFAULT_MODEL = "qwen-max"
+DEFAULT_REGION = "cn"
+REGION_TABLE: dict[str, Region] = {
+    "cn": Region("https://dashscope.aliyuncs.com/compatible-mode/v1", "China (Beijing)", "CNY"),
+    "intl": Region("https://dashscope-intl.aliyuncs.com/compatible-mode/v1", "Singapore", "USD"),
+    "us": Region("https://dashscope-us.aliyuncs.com/compatible-mode/v1", "US (Virginia)", "USD"),
 }
-REGION_NAMES = {"cn": "China (Beijing)", "intl": "Singapore", "us": "US (Virginia)"}
+REGIONS: dict[str, str] = {r: v.base_url for r, v in REGION_TABLE.items()}
+REGION_NAMES: dict[str, str] = {r: v.title for r, v in REGION_TABLE.items()}
 USER_AGENT = f"qwen-cli/{__version__}"
+API_KEY = Credential(
+    setting="api_key",
+    attr="api_key",
+    stored="api_key",
+    label="API key",
+    env=("DASHSCOPE_API_KEY", "QWEN_API_KEY"),
+)
 
 
 class DashScope:
-    name = "dashscope"
+    name: ClassVar[str] = "dashscope"
+    credentials: ClassVar[tuple[Credential, ...]] = (API_KEY,)
+    default_base_url: ClassVar[str] = REGIONS[DEFAULT_REGION]
+    regions: ClassVar[Mapping[str, Region]] = REGION_TABLE
+    default_region: ClassVar[str | None] = DEFAULT_REGION
+    default_model: ClassVar[str] = DEFAULT_MODEL
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        model_list="server", files_api=True, temporary_upload=True, search_sources=False, batch=False
+    )
+    login_hint: ClassVar[str] = "run `qwen auth login` or set DASHSCOPE_API_KEY"
+    login_help: ClassVar[str | None] = None  # the key is one line from the Model Studio console
+    refused_hint: ClassVar[str | None] = None  # keys are bound to a region: the command line names it
     always_streams = False
     end_marker_required = True
     catalog_note: str | None = None
@@ -37,6 +67,23 @@ class DashScope:
     def __init__(self, *, base_url: str, api_key: str | None) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
+
+    @classmethod
+    def create(cls, *, base_url: str, api_key: str | None, cookie: str | None) -> DashScope:
+        return cls(base_url=base_url, api_key=api_key)
+
+    @classmethod
+    def key_required(cls, region: str | None) -> bool:
+        # DashScope refuses a request without a key; another OpenAI-compatible server (a local
+        # one) may take none, so only a base URL that stands for a region needs one.
+        return region is not None
+
+    @classmethod
+    def own_host(cls, host: str) -> bool:
+        return is_own_host(host)
+
+    def missing_credential(self) -> Credential | None:
+        return None if self.api_key else API_KEY
 
     # ------------------------------------------------------------------ requests
 
@@ -96,6 +143,12 @@ class DashScope:
 
     def catalog(self) -> list[ModelInfo] | None:
         return None  # the server lists the models the key can use
+
+
+if TYPE_CHECKING:  # the class describes itself as every provider must
+    from qwen_cli.providers.base import Provider
+
+    _conforms: type[Provider] = DashScope
 
 
 def chat_body(req: ChatRequest) -> dict[str, Any]:

@@ -16,11 +16,12 @@ answer is wanted (``always_streams``).
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from qwen_cli.errors import APIStatusError, AuthenticationError, UsageError, error_from_event
-from qwen_cli.providers.base import RequestSpec, StreamItem
+from qwen_cli.providers.base import Capabilities, Credential, Region, RequestSpec, StreamItem
 from qwen_cli.providers.qwen_web_errors import (
     LOGIN,
     envelope_error,
@@ -81,6 +82,23 @@ CATALOG_NOTE = (
 _ROLES = {"system": "system", "user": "user", "assistant": "assistant", "tool": "function"}
 _NO_FIELD = ("top_p", "seed", "stop")
 MISSING_HINT = f"run `{LOGIN}`, or set QWEN_AUTH_TOKEN and QWEN_COOKIE"
+TOKEN = Credential(
+    setting="web_token",
+    attr="api_key",
+    stored="token",
+    label="chat.qwen.ai token",
+    env=("QWEN_AUTH_TOKEN",),
+    what="token",
+)
+COOKIE = Credential(
+    setting="cookie",
+    attr="cookie",
+    stored="cookie",
+    label="chat.qwen.ai cookie",
+    env=("QWEN_COOKIE",),
+    masked=False,
+    what="cookie",
+)
 
 
 def clean_token(token: str | None) -> str:
@@ -100,7 +118,23 @@ def clean_cookie(cookie: str | None) -> str:
 
 
 class QwenWeb:
-    name = "qwen-web"
+    name: ClassVar[str] = "qwen-web"
+    credentials: ClassVar[tuple[Credential, ...]] = (TOKEN, COOKIE)
+    default_base_url: ClassVar[str] = WEB_BASE_URL
+    regions: ClassVar[Mapping[str, Region]] = {}
+    default_region: ClassVar[str | None] = None
+    default_model: ClassVar[str] = WEB_DEFAULT_MODEL
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        model_list="catalogue", web_image_upload=True, search_sources=True
+    )
+    login_hint: ClassVar[str] = MISSING_HINT
+    login_help: ClassVar[str | None] = (
+        "Sign in at https://chat.qwen.ai, open the browser's developer tools, and copy from any\n"
+        "request to chat.qwen.ai the Authorization header (without 'Bearer') and the Cookie header."
+    )
+    refused_hint: ClassVar[str | None] = (
+        f"the chat.qwen.ai token or cookie was refused: copy fresh ones from the browser and run `{LOGIN}`"
+    )
     always_streams = True
     # The v1 terminator is unknown (protocol notes 3.2): `status: finished` and `[DONE]` end a
     # stream, and so does a body that ends cleanly after some answer.
@@ -111,6 +145,21 @@ class QwenWeb:
         self.base_url = base_url.rstrip("/")
         self.token = clean_token(token)
         self.cookie = clean_cookie(cookie)
+
+    @classmethod
+    def create(cls, *, base_url: str, api_key: str | None, cookie: str | None) -> QwenWeb:
+        return cls(base_url=base_url, token=api_key, cookie=cookie)
+
+    @classmethod
+    def key_required(cls, region: str | None) -> bool:
+        return True  # the site answers nobody without the browser's token and cookie
+
+    @classmethod
+    def own_host(cls, host: str) -> bool:
+        return is_own_host(host)
+
+    def missing_credential(self) -> Credential | None:
+        return TOKEN if not self.token else COOKIE if not self.cookie else None
 
     # ------------------------------------------------------------------ requests
 
@@ -207,6 +256,12 @@ class QwenWeb:
 
     def catalog(self) -> list[ModelInfo] | None:
         return [ModelInfo(id=m, object="model", owned_by="qwen") for m in WEB_MODELS]
+
+
+if TYPE_CHECKING:  # the class describes itself as every provider must
+    from qwen_cli.providers.base import Provider
+
+    _conforms: type[Provider] = QwenWeb
 
 
 # --------------------------------------------------------------------------- request body

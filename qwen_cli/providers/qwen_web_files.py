@@ -21,7 +21,7 @@ from __future__ import annotations
 import mimetypes
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from qwen_cli.errors import APIStatusError, ConfigError, UsageError
@@ -172,10 +172,10 @@ def put_request(
 
 
 def check_provider(provider: Any) -> QwenWeb:
-    """The client's provider, if it is chat.qwen.ai's; else a ``UsageError``."""
-    if not isinstance(provider, QwenWeb):
+    """The client's provider, if it uploads chat.qwen.ai's way; else a ``UsageError``."""
+    if not provider.capabilities.web_image_upload:
         raise UsageError(
             f"this upload is chat.qwen.ai's; the client speaks {provider.name}",
             hint="use --provider qwen-web",
         )
-    return provider
+    return cast(QwenWeb, provider)
