@@ -132,9 +132,18 @@ class StreamInterruptedError(QwenAPIError):
 
 
 class StoreError(QwenAPIError):
-    """The SQLite conversation store failed (unwritable directory, full disk, newer schema)."""
+    """The SQLite conversation store failed (unwritable directory, full disk, newer schema).
+
+    ``path`` is the database file; ``damaged`` says its contents are corrupt, not just out of
+    reach (``qwen history doctor`` can then save what is readable).
+    """
 
     exit_code = EXIT_API
+
+    def __init__(self, message: str, *, path: str | None = None, damaged: bool = False, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.path = path
+        self.damaged = damaged
 
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})

@@ -91,14 +91,14 @@ def chat(
     from qwen_cli.cli.chat_session import ChatSession, pick_conversation
     from qwen_cli.cli.hints import hint_for
     from qwen_cli.cli.report import notice, say_error
+    from qwen_cli.cli.storelog import open_store
     from qwen_cli.repl import Repl
-    from qwen_cli.store import Store
 
     ask = o.Ask(**{k: v for k, v in locals().items() if k in o.Ask.__dataclass_fields__})
     settings = answer.settings_for(ask)
-    store = Store.open()
+    store = open_store(needed=continue_ or resume is not None, what="this conversation")
     try:
-        conv = pick_conversation(store, continue_, resume)
+        conv = pick_conversation(store, continue_, resume) if store is not None else None
         client = answer.client_for(settings)
         out = answer.Output.detect(ask, settings)
         session = ChatSession(
@@ -151,7 +151,8 @@ def chat(
                 )
             repl.run(output=_prompt_output())
     finally:
-        store.close()
+        if store is not None:
+            store.close()
 
 
 def _prompt_output() -> object | None:
