@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from qwen_cli.errors import EXIT_INTERRUPTED, EXIT_USAGE, QwenAPIError
+from qwen_cli.errors import EXIT_INTERRUPTED, EXIT_USAGE, QwenAPIError, Terminated
 
 
 def _utf8_streams() -> None:
@@ -19,7 +19,20 @@ def _utf8_streams() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``qwen``; return its exit code. ``--debug`` adds the traceback."""
+    """Run ``qwen``; return its exit code. ``--debug`` adds the traceback.
+
+    After SIGTERM or SIGHUP (handled like Ctrl-C: the partial answer is kept) the exit code
+    is 128 + the signal's number, whatever the command went on to return.
+    """
+    from qwen_cli.cli import signals
+
+    with signals.handled():
+        code = _main(argv)
+        signum = signals.received()
+    return code if signum is None else 128 + signum
+
+
+def _main(argv: list[str] | None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args or os.environ.get("QWEN_DEBUG") == "1"
     _utf8_streams()
@@ -40,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             sys.stderr.write(f"qwen: error: {e.format_message()}\n")
         return EXIT_USAGE if e.exit_code == 2 else int(e.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        sys.stderr.write("\nqwen: interrupted\n")
+    except (typer.Abort, KeyboardInterrupt) as exc:
+        sys.stderr.write("\nqwen: terminated\n" if isinstance(exc, Terminated) else "\nqwen: interrupted\n")
         return EXIT_INTERRUPTED
     except QwenAPIError as err:
         from qwen_cli.cli.report import say_error

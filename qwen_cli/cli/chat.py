@@ -87,7 +87,7 @@ def chat(
       printf 'hi\\nand again\\n' | qwen chat
     """
     from qwen_cli import config
-    from qwen_cli.cli import answer, chat_commands
+    from qwen_cli.cli import answer, chat_commands, signals
     from qwen_cli.cli.chat_session import ChatSession, pick_conversation
     from qwen_cli.cli.hints import hint_for
     from qwen_cli.cli.report import notice, say_error
@@ -134,6 +134,7 @@ def chat(
             on_interrupt=lambda: notice("interrupted", color=out.color_err),
             history_path=config.data_dir() / "input_history",
             prompt=prompt,
+            stop=signals.pending,  # SIGTERM/SIGHUP: the answer is kept, then the loop ends
         )
         repl.commands.update((c.name, c) for c in chat_commands.build(session, repl.help_lines))
         with client:
