@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from qwen_cli.errors import EXIT_INTERRUPTED, EXIT_USAGE, QwenAPIError, Terminated
+from qwen_cli.errors import EXIT_INTERRUPTED, EXIT_USAGE, QwenAPIError, Terminated, UsageError
 
 
 def _utf8_streams() -> None:
@@ -16,6 +16,20 @@ def _utf8_streams() -> None:
                 reconfigure(encoding="utf-8", errors="replace")
             except (ValueError, OSError):  # pragma: no cover - detached or exotic streams
                 pass
+
+
+def _undecodable(args: list[str]) -> UsageError | None:
+    """An argument that is not valid UTF-8 (Python keeps its bytes as lone surrogates, which
+    could be neither sent nor stored): refused before anything runs."""
+    for i, arg in enumerate(args, 1):
+        if any("\udc80" <= ch <= "\udcff" for ch in arg):
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            return UsageError(
+                f"argument {i} is not valid UTF-8: {shown}",
+                hint="qwen reads its arguments as UTF-8; check the encoding of the terminal or "
+                "script (LANG, LC_ALL), or pipe the text on stdin, which is read leniently",
+            )
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +50,12 @@ def _main(argv: list[str] | None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args or os.environ.get("QWEN_DEBUG") == "1"
     _utf8_streams()
+    bad = _undecodable(args)
+    if bad is not None:
+        from qwen_cli.cli.report import say_error
+
+        say_error(bad)
+        return EXIT_USAGE
     import typer
 
     from qwen_cli.cli.app import build
