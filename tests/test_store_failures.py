@@ -4,11 +4,13 @@ error naming the file and how to recover it; `qwen history doctor` checks and re
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
 import sqlite3
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -301,3 +303,54 @@ def test_best_effort_store_reports_once_and_stops_writing(tmp_path: Path, monkey
     with Store(tmp_path / "h.db") as strict, pytest.raises(StoreError):
         strict.db = FailingWrites(strict.db, "database or disk is full")  # type: ignore[assignment]
         strict.create()
+
+
+# --------------------------------------------------------------------------- real mounts (root)
+
+
+def mount(*args: str) -> bool:
+    return subprocess.run(["mount", *args], capture_output=True).returncode == 0
+
+
+@pytest.fixture
+def data_mount(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A directory to mount over, made the data directory; unmounted after the test."""
+    where = tmp_path / "mnt"
+    where.mkdir()
+    monkeypatch.setenv("QWEN_DATA_DIR", str(where))
+    yield where
+    if subprocess.run(["umount", str(where)], capture_output=True).returncode == 0:
+        assert subprocess.run(["umount", str(where)], capture_output=True).returncode != 0, "mounted twice"
+    assert not os.path.ismount(where), "still mounted: something in qwen kept a file open"
+
+
+def test_a_really_full_disk(run_cli, srv: FakeServer, data_mount: Path) -> None:
+    if not mount("-t", "tmpfs", "-o", "size=256k", "tmpfs", str(data_mount)):
+        pytest.skip("cannot mount a tmpfs here (not root, or no privileges)")
+    assert run_cli("complete", "first").code == 0  # a history exists, then the disk fills up
+    with contextlib.suppress(OSError), open(data_mount / "filler", "wb") as f:
+        while True:
+            f.write(b"\0" * 4096)
+            f.flush()
+    big = " ".join(str(n) for n in range(3000))  # an answer too long for what is left
+    r = run_cli("complete", big)
+    assert r.code == 0 and r.out == f"echo: {big}\n", r.err
+    warnings = [ln for ln in r.err.splitlines() if ln.startswith("qwen: warning:")]
+    assert len(warnings) == 1 and "the disk is full" in warnings[0], r.err
+    r = run_cli("chat", stdin=lines("one", "two"))
+    assert r.code == 0 and r.out == "echo: one\necho: two\n" and r.err.count("qwen: warning:") == 1
+
+
+def test_a_really_read_only_data_directory(run_cli, srv: FakeServer, data_mount: Path) -> None:
+    assert run_cli("complete", "first").code == 0
+    if not (
+        mount("--bind", str(data_mount), str(data_mount)) and mount("-o", "remount,ro,bind", str(data_mount))
+    ):
+        pytest.skip("cannot make a read-only bind mount here (not root, or no privileges)")
+    r = run_cli("complete", "hello")
+    assert r.code == 0 and r.out == "echo: hello\n"
+    warnings = [ln for ln in r.err.splitlines() if ln.startswith("qwen: warning:")]
+    assert len(warnings) == 1 and "cannot write the history database" in warnings[0], r.err
+    r = run_cli("history")
+    assert r.code == 1
+    one_error(r.err, "cannot write the history database", str(data_mount / "history.db"))

@@ -41,7 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     from qwen_cli.cli import signals
 
     with signals.handled():
-        code = _main(argv)
+        try:
+            code = _main(argv)
+        except KeyboardInterrupt:  # a signal before the command's own boundary (while importing)
+            code = EXIT_INTERRUPTED
         signum = signals.received()
     return code if signum is None else 128 + signum
 

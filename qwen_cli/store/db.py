@@ -53,7 +53,9 @@ def failure(path: Path, exc: BaseException) -> StoreError:
             hint=f"`qwen history doctor --repair` saves what can be read into a new {path.name} "
             f"and keeps the damaged file beside it",
         )
-    if name == "SQLITE_FULL" or "disk is full" in low or getattr(exc, "errno", None) == errno.ENOSPC:
+    io_error = name.startswith("SQLITE_IOERR") or "disk i/o error" in low
+    full = name == "SQLITE_FULL" or "disk is full" in low or getattr(exc, "errno", None) == errno.ENOSPC
+    if full or (io_error and _nearly_full(where)):  # no room even for the WAL: an I/O error
         return StoreError(
             f"cannot write the history database {path}: the disk is full",
             path=str(path),
@@ -73,11 +75,27 @@ def failure(path: Path, exc: BaseException) -> StoreError:
             hint=f"make {where} and {path.name} writable, or point QWEN_DATA_DIR at a directory "
             "you can write",
         )
+    if io_error:
+        return StoreError(
+            f"cannot write the history database {path}: {text}",
+            path=str(path),
+            hint=f"check the disk holding {where} (free space, errors in dmesg), or point "
+            "QWEN_DATA_DIR at another disk",
+        )
     return StoreError(
         f"the history database {path} failed: {text}",
         path=str(path),
         hint="check that the data directory is writable and the disk not full (QWEN_DATA_DIR moves it)",
     )
+
+
+def _nearly_full(where: Path) -> bool:
+    """Less than 1 MiB free where the database lives."""
+    try:
+        st = os.statvfs(where)
+    except (OSError, AttributeError):  # gone, or no statvfs (Windows)
+        return False
+    return st.f_bavail * st.f_frsize < 1 << 20
 
 
 class Store:
@@ -113,7 +131,11 @@ class Store:
             self.db.execute("PRAGMA foreign_keys = ON")
             self._migrate()
             self.fts = self._meta("fts") or "none"
-        except (OSError, sqlite3.Error) as exc:
+        except (OSError, sqlite3.Error, StoreError) as exc:
+            if hasattr(self, "db"):  # no open file left behind (it would keep its mount busy)
+                self.db.close()
+            if isinstance(exc, StoreError):
+                raise
             raise self._error(exc) from exc
 
     @classmethod
