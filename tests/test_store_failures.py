@@ -354,3 +354,18 @@ def test_a_really_read_only_data_directory(run_cli, srv: FakeServer, data_mount:
     r = run_cli("history")
     assert r.code == 1
     one_error(r.err, "cannot write the history database", str(data_mount / "history.db"))
+
+
+def test_check_reads_the_wal_and_writes_nothing(tmp_path: Path) -> None:
+    """A history caught with rows still in its WAL (a process killed): counted, left as it is."""
+    live, path = tmp_path / "live" / "history.db", tmp_path / "history.db"
+    with Store(live) as s:
+        s.db.execute("PRAGMA wal_autocheckpoint = 0")
+        s.add(s.create().id, NewMessage("user", "only in the WAL"))
+        for suffix in ("", "-wal"):
+            Path(f"{path}{suffix}").write_bytes(Path(f"{live}{suffix}").read_bytes())
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert "history.db-wal" in before
+    health = check(path)
+    assert health.ok and health.counts == {"conversations": 1, "messages": 1}
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before

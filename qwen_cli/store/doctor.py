@@ -17,6 +17,7 @@ import contextlib
 import os
 import shutil
 import sqlite3
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -58,7 +59,8 @@ class Repaired:
 def check(path: Path, limit: int = 20) -> Health:
     """``PRAGMA integrity_check`` (at most ``limit`` problems) and the row counts of a healthy file.
 
-    Raises :class:`StoreError` when the file cannot be opened at all (a directory, no access).
+    Runs on a copy, so the file is only read. Raises :class:`StoreError` when it cannot be read
+    at all (a directory, no access).
     """
     if not path.exists():
         return Health(path, exists=False)
@@ -66,19 +68,32 @@ def check(path: Path, limit: int = 20) -> Health:
         raise failure(path, IsADirectoryError(21, "it is a directory"))
     health = Health(path, exists=True)
     try:
-        with contextlib.closing(sqlite3.connect(path)) as db:
+        with tempfile.TemporaryDirectory(prefix="qwen-doctor-") as tmp:
+            found = _integrity(path, Path(tmp) / path.name, limit, health.counts)
+    except OSError as exc:
+        raise failure(path, exc) from exc
+    health.problems = found
+    return health
+
+
+def _integrity(path: Path, copy: Path, limit: int, counts: dict[str, int]) -> list[str]:
+    """The check, run on a copy: SQLite would otherwise replay and fold the WAL into the file."""
+    shutil.copyfile(path, copy)
+    with contextlib.suppress(FileNotFoundError):
+        shutil.copyfile(f"{path}-wal", f"{copy}-wal")
+    try:
+        with contextlib.closing(sqlite3.connect(copy)) as db:
             rows = db.execute(f"PRAGMA integrity_check({int(limit)})").fetchall()
             found = [str(r[0]) for r in rows if str(r[0]) != "ok"]
             if not found:
                 for table in ("conversations", "messages"):
-                    health.counts[table] = int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+                    counts[table] = int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
     except sqlite3.DatabaseError as exc:
         err = failure(path, exc)
         if not err.damaged:
             raise err from exc
         found = [str(exc)]
-    health.problems = found
-    return health
+    return found
 
 
 def repair(path: Path) -> Repaired:
