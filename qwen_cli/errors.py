@@ -20,6 +20,9 @@ code the command line turns it into::
     ├── StreamInterruptedError        6  a stream broke off; ``partial`` keeps what came
     └── StoreError                    1  the conversation store cannot be read or written
 
+    Terminated (a KeyboardInterrupt)  128+N  SIGTERM or SIGHUP: handled like Ctrl-C, so the
+                                             partial answer is kept (Ctrl-C itself: 130)
+
 The core never prints: the command line's ``main()`` is the one place that turns
 these into ``qwen: error: ...`` plus a ``hint:`` line.
 """
@@ -132,9 +135,31 @@ class StreamInterruptedError(QwenAPIError):
 
 
 class StoreError(QwenAPIError):
-    """The SQLite conversation store failed (unwritable directory, full disk, newer schema)."""
+    """The SQLite conversation store failed (unwritable directory, full disk, newer schema).
+
+    ``path`` is the database file; ``damaged`` says its contents are corrupt, not just out of
+    reach (``qwen history doctor`` can then save what is readable).
+    """
 
     exit_code = EXIT_API
+
+    def __init__(self, message: str, *, path: str | None = None, damaged: bool = False, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.path = path
+        self.damaged = damaged
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived. A ``KeyboardInterrupt``, so every path that keeps a partial
+    answer on Ctrl-C keeps it here too; the process then exits with ``128 + signum``."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
 
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})

@@ -12,6 +12,8 @@ commands; errors they raise (any ``QwenAPIError``) go to ``on_error`` and the lo
 * :meth:`Repl.run_lines`: one message per line, for pipes and scripts; it stops at the first
   error and returns its exit code.
 
+Between lines both ask ``stop`` (SIGTERM/SIGHUP arrived?) and end with what it returns.
+
 A line starting with ``/`` is a command (``/exit`` and ``/quit`` leave); start it with ``//``
 to send a message that begins with ``/``.
 """
@@ -53,6 +55,7 @@ class Repl:
         on_interrupt: Callable[[], None] = lambda: None,
         history_path: Path | None = None,
         prompt: Callable[[], str] = lambda: "> ",
+        stop: Callable[[], BaseException | None] = lambda: None,
     ) -> None:
         self.send = send
         self.commands = {c.name: c for c in commands}
@@ -60,6 +63,7 @@ class Repl:
         self.on_interrupt = on_interrupt
         self.history_path = history_path
         self.prompt = prompt
+        self.stop = stop  # an exception to end the loop with (SIGTERM), checked between lines
         self.draft: str | None = None  # text for the next prompt to start with
 
     def help_lines(self) -> list[str]:
@@ -121,12 +125,19 @@ class Repl:
             except QwenAPIError as err:
                 self.on_error(err)
                 return err.exit_code
+            self._check_stop()
         return 0
+
+    def _check_stop(self) -> None:
+        exc = self.stop()
+        if exc is not None:
+            raise exc
 
     def run(self, *, input: Any = None, output: Any = None) -> None:
         """The interactive loop, until Ctrl-D or /exit."""
         session = self._session(input, output)
         while True:
+            self._check_stop()
             draft, self.draft = self.draft or "", None
             try:
                 text = session.prompt(lambda: visible(self.prompt()), default=draft)

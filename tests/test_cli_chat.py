@@ -203,11 +203,17 @@ def test_continue_needs_a_conversation_and_not_both(run_cli, srv: FakeServer) ->
     assert srv.requests == []
 
 
-def test_the_store_must_work_for_chat(run_cli, srv: FakeServer, tmp_path, monkeypatch) -> None:
+def test_an_unusable_store_costs_chat_only_the_log(run_cli, srv: FakeServer, tmp_path, monkeypatch) -> None:
+    """Issue 16 reversed the old rule (chat exited 1): chat now warns once and answers, like
+    complete; only -c/--resume, which need the history, fail."""
     (tmp_path / "blocker").write_text("a file, not a directory")
     monkeypatch.setenv("QWEN_DATA_DIR", str(tmp_path / "blocker"))
-    r = run_cli("chat", stdin=lines("x"))
-    assert r.code == 1 and "qwen: error: the conversation store" in r.err and "QWEN_DATA_DIR" in r.err
+    r = run_cli("chat", stdin=lines("x", "y"))
+    assert r.code == 0 and r.out == "echo: x\necho: y\n"
+    assert r.err.count("qwen: warning: this conversation is not kept in the history") == 1
+    assert "QWEN_DATA_DIR" in r.err and "Traceback" not in r.err
+    r = run_cli("chat", "-c", stdin=lines("x"))
+    assert r.code == 1 and "qwen: error: cannot write the history database" in r.err and "hint:" in r.err
 
 
 @respx.mock

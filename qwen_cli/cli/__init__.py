@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from qwen_cli.errors import EXIT_INTERRUPTED, EXIT_USAGE, QwenAPIError
+from qwen_cli.errors import EXIT_INTERRUPTED, EXIT_USAGE, QwenAPIError, Terminated, UsageError
 
 
 def _utf8_streams() -> None:
@@ -18,11 +18,47 @@ def _utf8_streams() -> None:
                 pass
 
 
+def _undecodable(args: list[str]) -> UsageError | None:
+    """An argument that is not valid UTF-8 (Python keeps its bytes as lone surrogates, which
+    could be neither sent nor stored): refused before anything runs."""
+    for i, arg in enumerate(args, 1):
+        if any("\udc80" <= ch <= "\udcff" for ch in arg):
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            return UsageError(
+                f"argument {i} is not valid UTF-8: {shown}",
+                hint="qwen reads its arguments as UTF-8; check the encoding of the terminal or "
+                "script (LANG, LC_ALL), or pipe the text on stdin, which is read leniently",
+            )
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run ``qwen``; return its exit code. ``--debug`` adds the traceback."""
+    """Run ``qwen``; return its exit code. ``--debug`` adds the traceback.
+
+    After SIGTERM or SIGHUP (handled like Ctrl-C: the partial answer is kept) the exit code
+    is 128 + the signal's number, whatever the command went on to return.
+    """
+    from qwen_cli.cli import signals
+
+    with signals.handled():
+        try:
+            code = _main(argv)
+        except KeyboardInterrupt:  # a signal before the command's own boundary (while importing)
+            code = EXIT_INTERRUPTED
+        signum = signals.received()
+    return code if signum is None else 128 + signum
+
+
+def _main(argv: list[str] | None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args or os.environ.get("QWEN_DEBUG") == "1"
     _utf8_streams()
+    bad = _undecodable(args)
+    if bad is not None:
+        from qwen_cli.cli.report import say_error
+
+        say_error(bad)
+        return EXIT_USAGE
     import typer
 
     from qwen_cli.cli.app import build
@@ -40,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             sys.stderr.write(f"qwen: error: {e.format_message()}\n")
         return EXIT_USAGE if e.exit_code == 2 else int(e.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        sys.stderr.write("\nqwen: interrupted\n")
+    except (typer.Abort, KeyboardInterrupt) as exc:
+        sys.stderr.write("\nqwen: terminated\n" if isinstance(exc, Terminated) else "\nqwen: interrupted\n")
         return EXIT_INTERRUPTED
     except QwenAPIError as err:
         from qwen_cli.cli.report import say_error

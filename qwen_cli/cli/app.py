@@ -99,7 +99,7 @@ def build() -> Any:
 
         Exit codes: 0 ok, 1 API error, 2 bad input, 3 authentication,
         4 rate limited, 5 network or timeout, 6 server error or broken stream,
-        130 interrupted.
+        130 interrupted (Ctrl-C), 143 and 129 ended by SIGTERM and SIGHUP.
         """
 
     return typer.main.get_command(app)

@@ -87,18 +87,18 @@ def chat(
       printf 'hi\\nand again\\n' | qwen chat
     """
     from qwen_cli import config
-    from qwen_cli.cli import answer, chat_commands
+    from qwen_cli.cli import answer, chat_commands, signals
     from qwen_cli.cli.chat_session import ChatSession, pick_conversation
     from qwen_cli.cli.hints import hint_for
     from qwen_cli.cli.report import notice, say_error
+    from qwen_cli.cli.storelog import open_store
     from qwen_cli.repl import Repl
-    from qwen_cli.store import Store
 
     ask = o.Ask(**{k: v for k, v in locals().items() if k in o.Ask.__dataclass_fields__})
     settings = answer.settings_for(ask)
-    store = Store.open()
+    store = open_store(needed=continue_ or resume is not None, what="this conversation")
     try:
-        conv = pick_conversation(store, continue_, resume)
+        conv = pick_conversation(store, continue_, resume) if store is not None else None
         client = answer.client_for(settings)
         out = answer.Output.detect(ask, settings)
         session = ChatSession(
@@ -134,6 +134,7 @@ def chat(
             on_interrupt=lambda: notice("interrupted", color=out.color_err),
             history_path=config.data_dir() / "input_history",
             prompt=prompt,
+            stop=signals.pending,  # SIGTERM/SIGHUP: the answer is kept, then the loop ends
         )
         repl.commands.update((c.name, c) for c in chat_commands.build(session, repl.help_lines))
         with client:
@@ -151,7 +152,8 @@ def chat(
                 )
             repl.run(output=_prompt_output())
     finally:
-        store.close()
+        if store is not None:
+            store.close()
 
 
 def _prompt_output() -> object | None:

@@ -35,17 +35,12 @@ def open_log(
 ) -> Iterator[ChatSession]:
     """The session of one ``qwen complete``: logged unless ``log`` is false, ``-c`` continues.
 
-    A store that cannot be opened only costs the log (a warning), unless the history is needed.
+    A store that cannot be opened or written only costs the log (a warning), unless the history
+    is needed (``cli.storelog``).
     """
-    from qwen_cli.store import Store
+    from qwen_cli.cli.storelog import open_store
 
-    store = None
-    try:
-        store = Store.open() if log or continue_ else None
-    except QwenAPIError as err:
-        if continue_:
-            raise
-        notice(f"qwen: warning: this exchange is not kept in the history: {err.message}")
+    store = open_store(needed=continue_) if log or continue_ else None
     try:
         conv = pick_conversation(store, continue_) if store is not None else None
         yield ChatSession(

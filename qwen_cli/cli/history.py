@@ -1,6 +1,7 @@
 """`qwen history`: the kept conversations, listed, shown, searched, exported, removed.
 
-Data goes to stdout: a table on a terminal, tab-separated lines in a pipe.
+Data goes to stdout: a table on a terminal, tab-separated lines in a pipe. A store that
+cannot be read is an error naming the file and how to recover it (``qwen history doctor``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from qwen_cli.errors import UsageError
+from qwen_cli.errors import StoreError, UsageError
 
 if TYPE_CHECKING:
     from qwen_cli.store import Store
@@ -214,3 +215,56 @@ def rm(
         for c in convs:
             store.delete(c.id)
             sys.stderr.write(f"deleted {c.id}\n")
+
+
+@app.command()
+def doctor(
+    repair: Annotated[
+        bool,
+        typer.Option("--repair", help="Save what can be read into a new file; keep the damaged one."),
+    ] = False,
+) -> None:
+    """Check the history database; --repair saves what a damaged one still holds.
+
+    The check is SQLite's integrity check. --repair copies every readable row into a
+    new history.db and keeps the damaged file beside it as history.db.broken-TIME
+    (with its -wal and -shm files): nothing is deleted.
+
+    Examples:
+
+      qwen history doctor
+
+      qwen history doctor --repair
+    """
+    from qwen_cli.store import default_path
+    from qwen_cli.store.doctor import check
+    from qwen_cli.store.doctor import repair as recover
+
+    path = default_path()
+    health = check(path)
+    if not health.exists:
+        sys.stdout.write(f"{path}: no history yet\n")
+        return
+    if health.ok:
+        n, m = health.counts.get("conversations", 0), health.counts.get("messages", 0)
+        sys.stdout.write(f"{path}: ok ({n} conversations, {m} messages)\n")
+        return
+    for problem in health.problems[:5]:
+        sys.stderr.write(f"  {problem}\n")
+    if not repair:
+        raise StoreError(
+            f"the history database {path} is damaged ({health.problems[0]})",
+            path=str(path),
+            damaged=True,
+            hint=f"`qwen history doctor --repair` saves what can be read into a new {path.name} "
+            "and keeps the damaged file beside it",
+        )
+    done = recover(path)
+    now = check(path).counts  # with the placeholders made for orphaned messages
+    n, m = now.get("conversations", 0), now.get("messages", 0)
+    sys.stdout.write(f"{path}: repaired, kept {n} conversations, {m} messages\n")
+    if done.unreadable or done.refused:
+        sys.stdout.write(
+            f"  {done.unreadable} damaged stretch(es) skipped, {done.refused} unreadable row(s) left out\n"
+        )
+    sys.stdout.write(f"  the damaged file is kept as {done.kept_as}\n")

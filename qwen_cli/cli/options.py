@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -12,6 +13,7 @@ from qwen_cli.cli.completion import (
     complete_provider,
     complete_region,
 )
+from qwen_cli.errors import UsageError
 
 if TYPE_CHECKING:
     from qwen_cli.engine.request import Sampling
@@ -19,6 +21,29 @@ if TYPE_CHECKING:
 BACKEND = "Backend"
 SAMPLING = "Sampling"
 OUTPUT = "Output"
+# The largest integer DashScope takes for max_tokens and seed (a 32-bit signed int).
+INT32_MAX = 2**31 - 1
+
+
+def _in_range(flag: str, low: int, high: int, hint: str) -> Callable[[Optional[int]], Optional[int]]:
+    """A callback refusing values outside low..high before anything is sent."""
+
+    def check(value: Optional[int]) -> Optional[int]:
+        if value is not None and not low <= value <= high:
+            raise UsageError(f"{flag} must be {low} to {high} (got {value})", hint=hint)
+        return value
+
+    return check
+
+
+def _model_name(value: Optional[str]) -> Optional[str]:
+    if value is not None and not value.strip():
+        raise UsageError(
+            "--model must name a model (got an empty string)",
+            hint="run `qwen models` to list them, or leave -m out for the default",
+        )
+    return value
+
 
 Model = Annotated[
     Optional[str],
@@ -26,6 +51,7 @@ Model = Annotated[
         "--model",
         "-m",
         help="Model to use [default: qwen-max, or QWEN_MODEL / config].",
+        callback=_model_name,
         autocompletion=complete_model,
         rich_help_panel=SAMPLING,
     ),
@@ -50,11 +76,23 @@ TopP = Annotated[
 ]
 MaxTokens = Annotated[
     Optional[int],
-    typer.Option("--max-tokens", min=1, help="Most tokens to generate.", rich_help_panel=SAMPLING),
+    typer.Option(
+        "--max-tokens",
+        help="Most tokens to generate.",
+        callback=_in_range(
+            "--max-tokens", 1, INT32_MAX, "it caps the answer's length in tokens, e.g. --max-tokens 2000"
+        ),
+        rich_help_panel=SAMPLING,
+    ),
 ]
 Seed = Annotated[
     Optional[int],
-    typer.Option("--seed", help="Random seed, for repeatable answers.", rich_help_panel=SAMPLING),
+    typer.Option(
+        "--seed",
+        help="Random seed, for repeatable answers.",
+        callback=_in_range("--seed", 0, INT32_MAX, "any whole number in that range, e.g. --seed 42"),
+        rich_help_panel=SAMPLING,
+    ),
 ]
 Stop = Annotated[
     Optional[list[str]], typer.Option("--stop", help="Stop sequence (repeatable).", rich_help_panel=SAMPLING)

@@ -22,6 +22,12 @@ Concurrency: WAL journal, a 30 s busy timeout, and every write is one short
 ``BEGIN IMMEDIATE`` transaction (a message with its attachments and the conversation's
 timestamps). ``seq`` is assigned inside that transaction, so processes writing to the same
 conversation at once never collide. No transaction is held open while an answer streams.
+
+Failures: every SQLite or file-system error is a ``StoreError`` worded once
+(:func:`~qwen_cli.store.db.failure`: damaged file, full disk, cannot write), naming the file
+and what to do. ``Store(..., on_failure=f)`` makes writing best effort: the first failed write
+is reported to ``f`` once and every later write is skipped, so an answer is never lost to its
+log. :mod:`qwen_cli.store.doctor` checks a file and saves what a damaged one still holds.
 """
 
 from qwen_cli.store.db import DB_NAME, Store, default_path

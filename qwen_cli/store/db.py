@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import sqlite3
@@ -39,14 +40,86 @@ def default_path() -> Path:
     return config.data_dir() / DB_NAME
 
 
+def failure(path: Path, exc: BaseException) -> StoreError:
+    """The one wording of every store problem: what happened to which file, and what to do."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    text = str(exc)
+    low = text.lower()
+    where = path.parent
+    if name in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or "malformed" in low or "not a database" in low:
+        return StoreError(
+            f"the history database {path} is damaged ({text})",
+            path=str(path),
+            damaged=True,
+            hint=f"`qwen history doctor --repair` saves what can be read into a new {path.name} "
+            f"and keeps the damaged file beside it",
+        )
+    io_error = name.startswith("SQLITE_IOERR") or "disk i/o error" in low
+    full = name == "SQLITE_FULL" or "disk is full" in low or getattr(exc, "errno", None) == errno.ENOSPC
+    if full or (io_error and _nearly_full(where)):  # no room even for the WAL: an I/O error
+        return StoreError(
+            f"cannot write the history database {path}: the disk is full",
+            path=str(path),
+            hint=f"free some space on the disk holding {where}, or point QWEN_DATA_DIR at another disk",
+        )
+    if (
+        name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM"))
+        or "readonly" in low
+        or "unable to open" in low
+        or getattr(exc, "errno", None)
+        in (errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR, errno.ENOTDIR, errno.EEXIST)
+    ):
+        reason = getattr(exc, "strerror", None) or text
+        return StoreError(
+            f"cannot write the history database {path}: {reason}",
+            path=str(path),
+            hint=f"make {where} and {path.name} writable, or point QWEN_DATA_DIR at a directory "
+            "you can write",
+        )
+    if io_error:
+        return StoreError(
+            f"cannot write the history database {path}: {text}",
+            path=str(path),
+            hint=f"check the disk holding {where} (free space, errors in dmesg), or point "
+            "QWEN_DATA_DIR at another disk",
+        )
+    return StoreError(
+        f"the history database {path} failed: {text}",
+        path=str(path),
+        hint="check that the data directory is writable and the disk not full (QWEN_DATA_DIR moves it)",
+    )
+
+
+def _nearly_full(where: Path) -> bool:
+    """Less than 1 MiB free where the database lives."""
+    try:
+        st = os.statvfs(where)
+    except (OSError, AttributeError):  # gone, or no statvfs (Windows)
+        return False
+    return st.f_bavail * st.f_frsize < 1 << 20
+
+
 class Store:
     """The conversation store; open one per process (``Store.open()``), close it when done."""
 
     def __init__(
-        self, path: Path | str, *, migrations: list[Callable[[sqlite3.Connection], None]] | None = None
+        self,
+        path: Path | str,
+        *,
+        migrations: list[Callable[[sqlite3.Connection], None]] | None = None,
+        on_failure: Callable[[StoreError], None] | None = None,
     ):
+        """Open (creating it if need be) the store at ``path``.
+
+        ``on_failure`` makes writing best effort: the first write that fails is reported to it
+        (once) and that write and every later one are skipped, so the caller goes on without a
+        log. Without it every failure raises :class:`StoreError`. Reads always raise.
+        """
         self.path = Path(path)
         self._migrations = MIGRATIONS if migrations is None else migrations
+        self._on_failure = on_failure
+        self.failed: StoreError | None = None  # set once a best-effort write failed
+        self._skipped = 0
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():  # conversations are private: 0600 (WAL files follow it)
@@ -59,12 +132,18 @@ class Store:
             self.db.execute("PRAGMA foreign_keys = ON")
             self._migrate()
             self.fts = self._meta("fts") or "none"
-        except (OSError, sqlite3.Error) as exc:
+        except (OSError, sqlite3.Error, StoreError) as exc:
+            if hasattr(self, "db"):  # no open file left behind (it would keep its mount busy)
+                self.db.close()
+            if isinstance(exc, StoreError):
+                raise
             raise self._error(exc) from exc
 
     @classmethod
-    def open(cls, path: Path | str | None = None) -> Store:
-        return cls(path or default_path())
+    def open(
+        cls, path: Path | str | None = None, *, on_failure: Callable[[StoreError], None] | None = None
+    ) -> Store:
+        return cls(path or default_path(), on_failure=on_failure)
 
     def close(self) -> None:
         self.db.close()
@@ -76,14 +155,11 @@ class Store:
         self.close()
 
     def _error(self, exc: BaseException) -> StoreError:
-        return StoreError(
-            f"the conversation store {self.path} failed: {exc}",
-            hint="check that the data directory is writable and the disk not full (QWEN_DATA_DIR moves it)",
-        )
+        return failure(self.path, exc)
 
     @property
     def version(self) -> int:
-        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        return int(self._rows("PRAGMA user_version")[0][0])
 
     def _migrate(self) -> None:
         if self.version == len(self._migrations):
@@ -110,7 +186,8 @@ class Store:
         try:
             yield self.db
         except BaseException:
-            self.db.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):  # a failed write may have rolled back already
+                self.db.execute("ROLLBACK")
             raise
         try:
             self.db.execute("COMMIT")
@@ -119,16 +196,36 @@ class Store:
                 self.db.execute("ROLLBACK")
             raise self._error(exc) from exc
 
-    def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+    def _write(
+        self, fn: Callable[[sqlite3.Connection], Any], skipped: Callable[[], Any] = lambda: None
+    ) -> Any:
+        """Run ``fn`` in one write transaction. When writing is best effort (``on_failure``) and
+        the store has failed, ``skipped()`` stands in for the result."""
+        if self.failed is not None:
+            return skipped()
         try:
-            with self._tx() as db:
-                return fn(db)
-        except sqlite3.Error as exc:
-            raise self._error(exc) from exc
+            try:
+                with self._tx() as db:
+                    return fn(db)
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
+        except StoreError as err:
+            if self._on_failure is None:
+                raise
+            self.failed = err
+            self._on_failure(err)
+            return skipped()
 
     def _meta(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
+        rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def _rows(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> list[sqlite3.Row]:
+        """Every row of one query; a damaged or unreadable file is a :class:`StoreError`."""
+        try:
+            return self.db.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
 
     # ------------------------------------------------------------------ conversations
 
@@ -185,7 +282,7 @@ class Store:
             " FROM messages m WHERE m.conversation_id = c.id AND NOT m.dropped) AS tokens"
             f" FROM conversations c {tail}"
         )
-        return [conversation_from(r) for r in self.db.execute(sql, args)]
+        return [conversation_from(r) for r in self._rows(sql, args)]
 
     def resolve(self, prefix: str) -> str:
         """The full id of the one conversation whose id starts with ``prefix``."""
@@ -194,10 +291,10 @@ class Store:
             raise UsageError(
                 f"not a conversation id: {prefix!r}", hint="ids are hex digits; run `qwen history`"
             )
-        rows = self.db.execute(
+        rows = self._rows(
             "SELECT id, title FROM conversations WHERE substr(id, 1, ?) = ? ORDER BY updated_at DESC",
             (len(p), p),
-        ).fetchall()
+        )
         if not rows:
             raise UsageError(f"no conversation id starts with {p}", hint="run `qwen history` to list them")
         if len(rows) > 1:
@@ -256,7 +353,12 @@ class Store:
                 )
             return Message(**vars(msg), id=mid, conversation_id=conv_id, seq=seq, created_at=now)
 
-        result: Message = self._write(insert)
+        def unstored() -> Message:
+            self._skipped += 1
+            now = time.time()
+            return Message(**vars(msg), id=-self._skipped, conversation_id=conv_id, seq=0, created_at=now)
+
+        result: Message = self._write(insert, unstored)
         return result
 
     def drop(self, *message_ids: int) -> None:
@@ -268,9 +370,9 @@ class Store:
         self._write(hide)
 
     def messages(self, conv_id: str) -> list[Message]:
-        rows = self.db.execute(
+        rows = self._rows(
             "SELECT * FROM messages WHERE conversation_id = ? AND NOT dropped ORDER BY seq", (conv_id,)
-        ).fetchall()
+        )
         msgs = [message_from(r) for r in rows]
         by_id = {m.id: m for m in msgs}
         for a in self.attachments(conv_id):
@@ -323,9 +425,7 @@ class Store:
         return a
 
     def attachments(self, conv_id: str) -> list[Attachment]:
-        rows = self.db.execute(
-            "SELECT * FROM attachments WHERE conversation_id = ? ORDER BY id", (conv_id,)
-        ).fetchall()
+        rows = self._rows("SELECT * FROM attachments WHERE conversation_id = ? ORDER BY id", (conv_id,))
         return [
             Attachment(
                 r["path"], r["mime_type"], r["size"], r["sha256"], r["url"], r["file_id"], r["id"],
@@ -351,11 +451,11 @@ class Store:
             args = [
                 "%" + t.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" for t in terms
             ]
-        rows = self.db.execute(
+        rows = self._rows(
             f"SELECT m.* FROM messages m WHERE {where} AND NOT m.dropped ORDER BY m.created_at DESC,"
             " m.id DESC LIMIT ?",
             (*args, limit),
-        ).fetchall()
+        )
         convs: dict[str, Conversation] = {}
         hits = []
         for r in rows:
