@@ -17,7 +17,7 @@ from qwen_cli.cli.chat_files import FilesShown
 from qwen_cli.cli.options import Ask
 from qwen_cli.cli.report import notice
 from qwen_cli.engine.session import Prepared, Session, held_interrupts, in_context, pick_conversation
-from qwen_cli.errors import QwenAPIError, StreamInterruptedError
+from qwen_cli.errors import StreamInterruptedError
 
 if TYPE_CHECKING:
     from qwen_cli.client import Qwen
