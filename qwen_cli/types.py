@@ -6,9 +6,12 @@ response models allow them, because OpenAI-compatible servers add fields.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from qwen_cli.utf8 import clean_text
 
 
 class _Strict(BaseModel):
@@ -75,22 +78,76 @@ class ChatRequest(_Strict):
 
 
 # --------------------------------------------------------------------------- response
+#
+# Tolerant in: a field the CLI does not need is optional and takes any value; a field it reads
+# is repaired when it has the wrong type (a number where text belongs becomes text, a count
+# that is not a whole non-negative number is dropped, a lone UTF-16 surrogate becomes U+FFFD),
+# so one odd chunk from a compatible server never ends an answer.
+
+
+def _text(v: Any) -> str | None:
+    if isinstance(v, str):
+        return clean_text(v)
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, (int, float)):
+        return str(v) if not isinstance(v, float) or math.isfinite(v) else None
+    return None
+
+
+def _content(v: Any) -> str | None:
+    """Answer text: a string, a number, or a list of text parts (``[{"type": "text", ...}]``)."""
+    if isinstance(v, list):
+        texts = [_text(p.get("text")) if isinstance(p, dict) else _text(p) for p in v]
+        return "".join(t for t in texts if t) or None
+    return _text(v)
+
+
+def _count(v: Any) -> int | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, float) and math.isfinite(v) and v.is_integer():
+        v = int(v)
+    if isinstance(v, str) and v.strip().isdigit():
+        v = int(v)
+    return v if isinstance(v, int) and v >= 0 else None
+
+
+def _object(v: Any) -> Any:
+    return v if isinstance(v, (dict, BaseModel)) else None
+
+
+def _objects(v: Any) -> list[Any]:
+    if isinstance(v, (dict, BaseModel)):
+        v = [v]
+    return [x for x in v if isinstance(x, (dict, BaseModel))] if isinstance(v, list) else []
+
+
+def _delta(v: Any) -> Any:
+    if isinstance(v, str):
+        return {"content": v}  # some servers send the text itself
+    return v if isinstance(v, (dict, BaseModel)) else {}
+
+
+Text = Annotated[str | None, BeforeValidator(_text)]
+Content = Annotated[str | None, BeforeValidator(_content)]
+Count = Annotated[int | None, BeforeValidator(_count)]
 
 
 class PromptTokensDetails(_Tolerant):
-    cached_tokens: int | None = None
+    cached_tokens: Count = None
 
 
 class CompletionTokensDetails(_Tolerant):
-    reasoning_tokens: int | None = None
+    reasoning_tokens: Count = None
 
 
 class Usage(_Tolerant):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
-    prompt_tokens_details: PromptTokensDetails | None = None
-    completion_tokens_details: CompletionTokensDetails | None = None
+    prompt_tokens: Annotated[int, BeforeValidator(lambda v: _count(v) or 0)] = 0
+    completion_tokens: Annotated[int, BeforeValidator(lambda v: _count(v) or 0)] = 0
+    total_tokens: Annotated[int, BeforeValidator(lambda v: _count(v) or 0)] = 0
+    prompt_tokens_details: Annotated[PromptTokensDetails | None, BeforeValidator(_object)] = None
+    completion_tokens_details: Annotated[CompletionTokensDetails | None, BeforeValidator(_object)] = None
 
     @property
     def cached_tokens(self) -> int | None:
@@ -106,33 +163,33 @@ class Usage(_Tolerant):
 class SearchSource(_Tolerant):
     """One web-search result reported alongside an answer."""
 
-    url: str | None = None
-    title: str | None = None
-    snippet: str | None = None
-    hostname: str | None = None
-    date: str | None = None
+    url: Text = None
+    title: Text = None
+    snippet: Text = None
+    hostname: Text = None
+    date: Text = None
 
 
 class Delta(_Tolerant):
-    role: str | None = None
-    content: str | None = None
-    reasoning_content: str | None = None
+    role: Text = None
+    content: Content = None
+    reasoning_content: Content = None
 
 
 class ChunkChoice(_Tolerant):
-    index: int = 0
-    delta: Delta = Field(default_factory=Delta)
-    finish_reason: str | None = None
+    index: Any = 0
+    delta: Annotated[Delta, BeforeValidator(_delta)] = Field(default_factory=Delta)
+    finish_reason: Text = None
 
 
 class ChatCompletionChunk(_Tolerant):
-    id: str | None = None
-    model: str | None = None
-    created: int | None = None
-    object: str | None = None
-    choices: list[ChunkChoice] = Field(default_factory=list)
-    usage: Usage | None = None
-    sources: list[SearchSource] = Field(default_factory=list)
+    id: Text = None
+    model: Text = None
+    created: Any = None
+    object: Any = None
+    choices: Annotated[list[ChunkChoice], BeforeValidator(_objects)] = Field(default_factory=list)
+    usage: Annotated[Usage | None, BeforeValidator(_object)] = None
+    sources: Annotated[list[SearchSource], BeforeValidator(_objects)] = Field(default_factory=list)
 
     @property
     def delta(self) -> Delta:
@@ -140,26 +197,28 @@ class ChatCompletionChunk(_Tolerant):
 
 
 class AssistantMessage(_Tolerant):
-    role: str = "assistant"
-    content: str | None = None
-    reasoning_content: str | None = None
+    role: Any = "assistant"
+    content: Content = None
+    reasoning_content: Content = None
 
 
 class Choice(_Tolerant):
-    index: int = 0
-    message: AssistantMessage = Field(default_factory=AssistantMessage)
-    finish_reason: str | None = None
+    index: Any = 0
+    message: Annotated[AssistantMessage, BeforeValidator(lambda v: _object(v) or {})] = Field(
+        default_factory=AssistantMessage
+    )
+    finish_reason: Text = None
 
 
 class ChatCompletion(_Tolerant):
-    id: str | None = None
-    model: str | None = None
-    created: int | None = None
-    object: str | None = None
-    choices: list[Choice] = Field(default_factory=list)
-    usage: Usage | None = None
-    request_id: str | None = None
-    sources: list[SearchSource] = Field(default_factory=list)
+    id: Text = None
+    model: Text = None
+    created: Any = None
+    object: Any = None
+    choices: Annotated[list[Choice], BeforeValidator(_objects)] = Field(default_factory=list)
+    usage: Annotated[Usage | None, BeforeValidator(_object)] = None
+    request_id: Text = None
+    sources: Annotated[list[SearchSource], BeforeValidator(_objects)] = Field(default_factory=list)
 
     @property
     def content(self) -> str:
@@ -192,21 +251,21 @@ class Completion(_Tolerant):
 
 class ModelInfo(_Tolerant):
     id: str
-    object: str | None = None
-    created: int | None = None
-    owned_by: str | None = None
+    object: Any = None
+    created: Any = None  # an int (DashScope), a float (transformers serve) or missing (llama.cpp)
+    owned_by: Text = None
 
 
 class FileObject(_Tolerant):
     """A file stored by the Files API (``POST /files``, ``GET /files``)."""
 
     id: str
-    object: str | None = None
-    bytes: int | None = None
-    created_at: int | None = None
-    filename: str | None = None
-    purpose: str | None = None
-    status: str | None = None
+    object: Any = None
+    bytes: Count = None
+    created_at: Count = None
+    filename: Text = None
+    purpose: Text = None
+    status: Text = None
     status_details: Any = None
 
 
