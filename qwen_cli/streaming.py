@@ -2,16 +2,24 @@
 
 Both shells are context managers and close the HTTP response in ``finally``,
 including on Ctrl-C, so a cancelled answer releases its connection at once.
+
+Nothing a server sends can make a read unbounded: bodies are decompressed here, in steps of
+at most ``INFLATE_STEP`` bytes, and reading stops at a cap (``MAX_BODY`` for an answer read
+whole, ``MAX_ERROR_BODY`` for an error, ``MAX_INFLATED_STREAM`` for a compressed stream, and
+the SSE decoder's ``MAX_EVENT_BYTES`` for one event). A stream that brings only keep-alive
+comments times out like a silent one: the read timeout counts from the last answer data.
 """
 
 from __future__ import annotations
 
+import time
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from qwen_cli.errors import QwenAPIError, StreamInterruptedError
-from qwen_cli.sse import Accumulated, DeltaNormalizer, SSEDecoder
+from qwen_cli.errors import BadResponseError, QwenAPIError, StreamInterruptedError, loads_json
+from qwen_cli.sse import Accumulated, DeltaNormalizer, EventTooLargeError, SSEDecoder
 from qwen_cli.types import (
     AssistantMessage,
     ChatCompletion,
@@ -28,6 +36,132 @@ if TYPE_CHECKING:
 
     from qwen_cli.providers.base import Provider
 
+# What we ask for, and so all we decode: an encoding we cannot bound is refused.
+ACCEPT_ENCODING = "gzip, deflate"
+INFLATE_STEP = 64 << 10
+MAX_BODY = 32 << 20
+MAX_ERROR_BODY = 1 << 20
+MAX_INFLATED_STREAM = 256 << 20
+
+
+def _mib(n: int) -> str:
+    return f"{n >> 20} MiB"
+
+
+class BodyDecoder:
+    """Undoes ``Content-Encoding`` (gzip, deflate or none) in bounded steps, counting the output.
+
+    ``feed`` yields pieces of at most ``INFLATE_STEP`` bytes; past ``limit`` bytes of output it
+    raises ``BadResponseError`` (a compression bomb inflates a megabyte to a gigabyte).
+    """
+
+    def __init__(self, encoding: str | None, limit: int) -> None:
+        enc = (encoding or "").strip().lower()
+        self.limit = limit
+        self.total = 0
+        self.compressed = enc not in ("", "identity")
+        self._z: Any = None
+        self._try_raw = enc == "deflate"
+        if enc in ("gzip", "x-gzip"):
+            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif enc == "deflate":
+            self._z = zlib.decompressobj(32 + zlib.MAX_WBITS)  # zlib or gzip header, auto
+        elif self.compressed:
+            raise BadResponseError(
+                f"the server sent its answer in an encoding qwen did not ask for ({enc})",
+                hint="check --base-url: a proxy in the way may be rewriting the answer",
+            )
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if self._z is None:
+            self._count(len(data))
+            if data:
+                yield data
+            return
+        while data:
+            try:
+                out = self._z.decompress(data, INFLATE_STEP)
+            except zlib.error as exc:
+                if self._try_raw and self.total == 0:
+                    self._try_raw = False  # "deflate" sent as raw deflate, without a header
+                    self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+                    continue
+                raise BadResponseError(
+                    f"the server's compressed answer is corrupt ({exc})",
+                    hint="try again; if it persists, a proxy in the way may be damaging it",
+                ) from None
+            data = self._z.unconsumed_tail
+            self._count(len(out))
+            if out:
+                yield out
+            if self._z.eof:
+                return  # trailing bytes after the compressed body: ignored
+
+    def _count(self, n: int) -> None:
+        self.total += n
+        if self.total > self.limit:
+            what = "decompressed to more than" if self.compressed else "larger than"
+            raise BadResponseError(
+                f"the server's answer {what} {_mib(self.limit)}; stopped reading there",
+                code="response_too_large",
+                hint="a compression bomb or a misbehaving server: check --base-url",
+            )
+
+
+def _decoder(response: httpx.Response, limit: int) -> BodyDecoder:
+    return BodyDecoder(response.headers.get("content-encoding"), limit)
+
+
+def read_body(response: httpx.Response, limit: int = MAX_BODY) -> bytes:
+    """The whole body, decompressed, at most ``limit`` bytes (``BadResponseError`` past that).
+
+    It is kept as ``response.content`` so ``.json()``/``.text`` work as after ``read()``.
+    """
+    dec = _decoder(response, limit)
+    parts = [out for raw in response.iter_raw() for out in dec.feed(raw)]
+    body = b"".join(parts)
+    response._content = body  # what httpx's read() would have set
+    return body
+
+
+async def aread_body(response: httpx.Response, limit: int = MAX_BODY) -> bytes:
+    """Async twin of :func:`read_body`."""
+    dec = _decoder(response, limit)
+    parts = [out async for raw in response.aiter_raw() for out in dec.feed(raw)]
+    body = b"".join(parts)
+    response._content = body
+    return body
+
+
+def _too_large_error_body() -> bytes:
+    return f"an error body larger than {_mib(MAX_ERROR_BODY)}; not read past that".encode()
+
+
+def read_error_body(response: httpx.Response) -> bytes:
+    """An error answer's body, at most ``MAX_ERROR_BODY`` bytes: one too large to read (a
+    compressed 500 inflating to a gigabyte) stands in as a sentence saying so."""
+    try:
+        return read_body(response, MAX_ERROR_BODY)
+    except BadResponseError as exc:
+        return _too_large_error_body() if exc.code == "response_too_large" else str(exc).encode()
+
+
+async def aread_error_body(response: httpx.Response) -> bytes:
+    """Async twin of :func:`read_error_body`."""
+    try:
+        return await aread_body(response, MAX_ERROR_BODY)
+    except BadResponseError as exc:
+        return _too_large_error_body() if exc.code == "response_too_large" else str(exc).encode()
+
+
+def _read_timeout(response: httpx.Response) -> float | None:
+    """The read timeout the request was sent with (httpx records it on the request)."""
+    try:
+        value = response.request.extensions.get("timeout", {}).get("read")
+    except RuntimeError:  # a response built without a request
+        return None
+    return float(value) if isinstance(value, (int, float)) else None
+
 
 class StreamCore:
     """Bytes in, normalised chunks out; keeps everything received in ``acc``."""
@@ -39,19 +173,32 @@ class StreamCore:
         self._decoder = SSEDecoder()
         self._content = DeltaNormalizer()
         self._reasoning = DeltaNormalizer()
+        self.last_data = time.monotonic()  # when the last chunk (not a comment) arrived
 
     def feed(self, data: bytes) -> Iterator[ChatCompletionChunk]:
         """Chunks in ``data``, each yielded before a later event in it can raise.
 
         Nothing after the end of the answer (``[DONE]``, a finished status) is read.
         """
-        for event in self._decoder.feed(data):
+        try:
+            events = self._decoder.feed(data)
+        except EventTooLargeError as exc:
+            raise self.interrupted(f"{exc}; stopped reading there") from None
+        for event in events:
             if self.acc.done:
                 return
             item = self.provider.parse_event(event)
+            if item.chunk is not None or item.done:
+                self.last_data = time.monotonic()
             self.acc.done = self.acc.done or item.done
             if item.chunk is not None:
                 yield self.apply(item.chunk)
+
+    def check_idle(self, timeout: float | None) -> None:
+        """Raise when only keep-alive comments (or nothing) came for ``timeout`` seconds."""
+        if timeout is not None and time.monotonic() - self.last_data > timeout:
+            why = f"no answer data for {timeout:g}s, only keep-alive comments (read timeout)"
+            raise self.interrupted(why)
 
     def end(self) -> Iterator[ChatCompletionChunk]:
         """The body ended; a stream that neither said ``[DONE]`` nor finished broke off."""
@@ -83,16 +230,16 @@ class StreamCore:
             d = choice.delta
             if d.reasoning_content:
                 d.reasoning_content = self._reasoning.feed(d.reasoning_content)
-                acc.reasoning += d.reasoning_content
+                acc.reasoning_buffer.append(d.reasoning_content)
             if d.content:
                 d.content = self._content.feed(d.content)
-                acc.content += d.content
+                acc.content_buffer.append(d.content)
             if choice.finish_reason:
                 acc.finish_reason = choice.finish_reason
         return chunk
 
     def interrupted(self, why: str) -> StreamInterruptedError:
-        n = len(self.acc.content)
+        n = len(self.acc.content_buffer)
         return StreamInterruptedError(
             f"the answer stream broke off after {n} characters: {why}",
             partial=self.acc.content,
@@ -131,9 +278,9 @@ def chunks_from_completion(c: ChatCompletion) -> list[ChatCompletionChunk]:
 
 
 def json_or_text(response: httpx.Response) -> Any:
-    """A read response's JSON, or its text when it is not JSON."""
+    """A read response's JSON, or its text when it is not JSON (nesting too deep included)."""
     try:
-        return response.json()
+        return loads_json(response.content)
     except ValueError:
         return response.text
 
@@ -152,6 +299,14 @@ def _is_html(response: httpx.Response) -> bool:
 def _page_error(core: StreamCore, response: httpx.Response) -> QwenAPIError:
     headers = {k.lower(): v for k, v in response.headers.items()}
     return core.provider.error_from_response(response.status_code, response.content, headers)
+
+
+def _stream_pieces(core: StreamCore, dec: BodyDecoder, raw: bytes) -> Iterator[bytes]:
+    """``raw`` decompressed in bounded pieces; past the cap, an interruption keeping the answer."""
+    try:
+        yield from dec.feed(raw)
+    except BadResponseError as exc:
+        raise core.interrupted(exc.message) from None
 
 
 def _transport_error(core: StreamCore, exc: Exception) -> StreamInterruptedError:
@@ -189,16 +344,19 @@ class ChatStream(_StreamBase):
         core = self._core
         try:
             if _is_json(self.response):
-                self.response.read()
-                yield from self._from_json(self.response.json())
+                read_body(self.response)
+                yield from self._from_json(json_or_text(self.response))
                 return
             if _is_html(self.response):
-                self.response.read()
+                read_body(self.response, MAX_ERROR_BODY)
                 raise _page_error(core, self.response)
-            for data in self.response.iter_bytes():
-                yield from core.feed(data)
-                if core.acc.done:  # the server said so: stop reading even if it keeps the line open
-                    return
+            dec, idle = _decoder(self.response, MAX_INFLATED_STREAM), _read_timeout(self.response)
+            for raw in self.response.iter_raw():
+                for data in _stream_pieces(core, dec, raw):
+                    yield from core.feed(data)
+                    if core.acc.done:  # the server said so: stop reading even if it keeps the line open
+                        return
+                    core.check_idle(idle)
             yield from core.end()
         except httpx.TransportError as exc:
             raise _transport_error(core, exc) from exc
@@ -237,20 +395,23 @@ class AsyncChatStream(_StreamBase):
         core = self._core
         try:
             if _is_json(self.response):
-                await self.response.aread()
-                c = core.provider.parse_completion(self.response.json())
+                await aread_body(self.response)
+                c = core.provider.parse_completion(json_or_text(self.response))
                 for ch in chunks_from_completion(c):
                     yield core.apply(ch)
                 core.acc.done = True
                 return
             if _is_html(self.response):
-                await self.response.aread()
+                await aread_body(self.response, MAX_ERROR_BODY)
                 raise _page_error(core, self.response)
-            async for data in self.response.aiter_bytes():
-                for ch in core.feed(data):
-                    yield ch
-                if core.acc.done:
-                    return
+            dec, idle = _decoder(self.response, MAX_INFLATED_STREAM), _read_timeout(self.response)
+            async for raw in self.response.aiter_raw():
+                for data in _stream_pieces(core, dec, raw):
+                    for ch in core.feed(data):
+                        yield ch
+                    if core.acc.done:
+                        return
+                    core.check_idle(idle)
             for ch in core.end():
                 yield ch
         except httpx.TransportError as exc:
