@@ -7,19 +7,16 @@ response models allow them, because OpenAI-compatible servers add fields.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, ValidationError, model_validator
 
 from qwen_cli.utf8 import clean_text
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class _Tolerant(BaseModel):
-    model_config = ConfigDict(extra="allow")
 
 
 # --------------------------------------------------------------------------- request
@@ -83,6 +80,11 @@ class ChatRequest(_Strict):
 # is repaired when it has the wrong type (a number where text belongs becomes text, a count
 # that is not a whole non-negative number is dropped, a lone UTF-16 surrogate becomes U+FFFD),
 # so one odd chunk from a compatible server never ends an answer.
+#
+# The fields are declared with their plain types, so a well-formed chunk is validated in
+# pydantic's core alone; only a chunk that fails is repaired (``_repairs``, field by field,
+# nested models included) and validated again. Answer text is checked for lone surrogates
+# either way.
 
 
 def _text(v: Any) -> str | None:
@@ -113,8 +115,8 @@ def _count(v: Any) -> int | None:
     return v if isinstance(v, int) and v >= 0 else None
 
 
-def _object(v: Any) -> Any:
-    return v if isinstance(v, (dict, BaseModel)) else None
+def _count0(v: Any) -> int:
+    return _count(v) or 0
 
 
 def _objects(v: Any) -> list[Any]:
@@ -123,31 +125,89 @@ def _objects(v: Any) -> list[Any]:
     return [x for x in v if isinstance(x, (dict, BaseModel))] if isinstance(v, list) else []
 
 
-def _delta(v: Any) -> Any:
-    if isinstance(v, str):
-        return {"content": v}  # some servers send the text itself
-    return v if isinstance(v, (dict, BaseModel)) else {}
+Count = Annotated[int, Field(ge=0, strict=True)] | None
+Count0 = Annotated[int, Field(ge=0, strict=True)]
 
 
-Text = Annotated[str | None, BeforeValidator(_text)]
-Content = Annotated[str | None, BeforeValidator(_content)]
-Count = Annotated[int | None, BeforeValidator(_count)]
+class _Tolerant(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    # field -> repair, applied (to the raw data) only when validation fails: nested models'
+    # repairs are applied by the model being validated, so one Python call covers a chunk.
+    _repairs: ClassVar[dict[str, Callable[[Any], Any]]] = {}
+
+    @classmethod
+    def repair(cls, data: Any) -> dict[str, Any]:
+        """``data`` with every field this model knows made readable (unknown fields kept)."""
+        if isinstance(data, BaseModel):
+            return data.model_dump()
+        if not isinstance(data, dict):
+            return {}
+        fix = cls._repairs
+        return {k: fix[k](v) if k in fix else v for k, v in data.items()}
+
+
+class _Repaired(_Tolerant):
+    """A model validated on its own (not only inside another): it repairs what fails."""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _tolerate(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        try:
+            model = handler(data)
+        except ValidationError:
+            if not isinstance(data, dict):
+                raise
+            model = handler(cls.repair(data))
+        model._clean()
+        return model
+
+    def _clean(self) -> None:
+        """Replace lone surrogates in the text the CLI prints and stores."""
+
+
+def _nested(model: type[_Tolerant]) -> Callable[[Any], Any]:
+    return lambda v: model.repair(v) if isinstance(v, (dict, BaseModel)) else None
+
+
+def _nested_list(model: type[_Tolerant]) -> Callable[[Any], list[Any]]:
+    return lambda v: [model.repair(x) for x in _objects(v)]
+
+
+def _clean_message(m: Delta | AssistantMessage) -> None:
+    if m.content and _has_surrogate(m.content):
+        m.content = clean_text(m.content)
+    if m.reasoning_content and _has_surrogate(m.reasoning_content):
+        m.reasoning_content = clean_text(m.reasoning_content)
+
+
+def _has_surrogate(text: str) -> bool:
+    return clean_text(text) is not text
 
 
 class PromptTokensDetails(_Tolerant):
     cached_tokens: Count = None
+    _repairs = {"cached_tokens": _count}
 
 
 class CompletionTokensDetails(_Tolerant):
     reasoning_tokens: Count = None
+    _repairs = {"reasoning_tokens": _count}
 
 
-class Usage(_Tolerant):
-    prompt_tokens: Annotated[int, BeforeValidator(lambda v: _count(v) or 0)] = 0
-    completion_tokens: Annotated[int, BeforeValidator(lambda v: _count(v) or 0)] = 0
-    total_tokens: Annotated[int, BeforeValidator(lambda v: _count(v) or 0)] = 0
-    prompt_tokens_details: Annotated[PromptTokensDetails | None, BeforeValidator(_object)] = None
-    completion_tokens_details: Annotated[CompletionTokensDetails | None, BeforeValidator(_object)] = None
+class Usage(_Repaired):
+    prompt_tokens: Count0 = 0
+    completion_tokens: Count0 = 0
+    total_tokens: Count0 = 0
+    prompt_tokens_details: PromptTokensDetails | None = None
+    completion_tokens_details: CompletionTokensDetails | None = None
+    _repairs = {
+        "prompt_tokens": _count0,
+        "completion_tokens": _count0,
+        "total_tokens": _count0,
+        "prompt_tokens_details": _nested(PromptTokensDetails),
+        "completion_tokens_details": _nested(CompletionTokensDetails),
+    }
 
     @property
     def cached_tokens(self) -> int | None:
@@ -160,36 +220,56 @@ class Usage(_Tolerant):
         return d.reasoning_tokens if d else None
 
 
-class SearchSource(_Tolerant):
+class SearchSource(_Repaired):
     """One web-search result reported alongside an answer."""
 
-    url: Text = None
-    title: Text = None
-    snippet: Text = None
-    hostname: Text = None
-    date: Text = None
+    url: str | None = None
+    title: str | None = None
+    snippet: str | None = None
+    hostname: str | None = None
+    date: str | None = None
+    _repairs = dict.fromkeys(("url", "title", "snippet", "hostname", "date"), _text)
 
 
 class Delta(_Tolerant):
-    role: Text = None
-    content: Content = None
-    reasoning_content: Content = None
+    role: str | None = None
+    content: str | None = None
+    reasoning_content: str | None = None
+    _repairs = {"role": _text, "content": _content, "reasoning_content": _content}
+
+    @classmethod
+    def repair(cls, data: Any) -> dict[str, Any]:
+        if isinstance(data, str):
+            data = {"content": data}  # some servers send the text itself
+        return super().repair(data)
 
 
 class ChunkChoice(_Tolerant):
     index: Any = 0
-    delta: Annotated[Delta, BeforeValidator(_delta)] = Field(default_factory=Delta)
-    finish_reason: Text = None
+    delta: Delta = Field(default_factory=Delta)
+    finish_reason: str | None = None
+    _repairs = {"delta": Delta.repair, "finish_reason": _text}
 
 
-class ChatCompletionChunk(_Tolerant):
-    id: Text = None
-    model: Text = None
+class ChatCompletionChunk(_Repaired):
+    id: str | None = None
+    model: str | None = None
     created: Any = None
     object: Any = None
-    choices: Annotated[list[ChunkChoice], BeforeValidator(_objects)] = Field(default_factory=list)
-    usage: Annotated[Usage | None, BeforeValidator(_object)] = None
-    sources: Annotated[list[SearchSource], BeforeValidator(_objects)] = Field(default_factory=list)
+    choices: list[ChunkChoice] = Field(default_factory=list)
+    usage: Usage | None = None
+    sources: list[SearchSource] = Field(default_factory=list)
+    _repairs = {
+        "id": _text,
+        "model": _text,
+        "choices": _nested_list(ChunkChoice),
+        "usage": _nested(Usage),
+        "sources": _nested_list(SearchSource),
+    }
+
+    def _clean(self) -> None:
+        for c in self.choices:
+            _clean_message(c.delta)
 
     @property
     def delta(self) -> Delta:
@@ -198,27 +278,39 @@ class ChatCompletionChunk(_Tolerant):
 
 class AssistantMessage(_Tolerant):
     role: Any = "assistant"
-    content: Content = None
-    reasoning_content: Content = None
+    content: str | None = None
+    reasoning_content: str | None = None
+    _repairs = {"content": _content, "reasoning_content": _content}
 
 
 class Choice(_Tolerant):
     index: Any = 0
-    message: Annotated[AssistantMessage, BeforeValidator(lambda v: _object(v) or {})] = Field(
-        default_factory=AssistantMessage
-    )
-    finish_reason: Text = None
+    message: AssistantMessage = Field(default_factory=AssistantMessage)
+    finish_reason: str | None = None
+    _repairs = {"message": AssistantMessage.repair, "finish_reason": _text}
 
 
-class ChatCompletion(_Tolerant):
-    id: Text = None
-    model: Text = None
+class ChatCompletion(_Repaired):
+    id: str | None = None
+    model: str | None = None
     created: Any = None
     object: Any = None
-    choices: Annotated[list[Choice], BeforeValidator(_objects)] = Field(default_factory=list)
-    usage: Annotated[Usage | None, BeforeValidator(_object)] = None
-    request_id: Text = None
-    sources: Annotated[list[SearchSource], BeforeValidator(_objects)] = Field(default_factory=list)
+    choices: list[Choice] = Field(default_factory=list)
+    usage: Usage | None = None
+    request_id: str | None = None
+    sources: list[SearchSource] = Field(default_factory=list)
+    _repairs = {
+        "id": _text,
+        "model": _text,
+        "choices": _nested_list(Choice),
+        "usage": _nested(Usage),
+        "request_id": _text,
+        "sources": _nested_list(SearchSource),
+    }
+
+    def _clean(self) -> None:
+        for c in self.choices:
+            _clean_message(c.message)
 
     @property
     def content(self) -> str:
@@ -249,24 +341,32 @@ class Completion(_Tolerant):
     request_id: str | None = None
 
 
-class ModelInfo(_Tolerant):
+class ModelInfo(_Repaired):
     id: str
     object: Any = None
     created: Any = None  # an int (DashScope), a float (transformers serve) or missing (llama.cpp)
-    owned_by: Text = None
+    owned_by: str | None = None
+    _repairs = {"owned_by": _text}
 
 
-class FileObject(_Tolerant):
+class FileObject(_Repaired):
     """A file stored by the Files API (``POST /files``, ``GET /files``)."""
 
     id: str
     object: Any = None
     bytes: Count = None
     created_at: Count = None
-    filename: Text = None
-    purpose: Text = None
-    status: Text = None
+    filename: str | None = None
+    purpose: str | None = None
+    status: str | None = None
     status_details: Any = None
+    _repairs = {
+        "bytes": _count,
+        "created_at": _count,
+        "filename": _text,
+        "purpose": _text,
+        "status": _text,
+    }
 
 
 class UploadPolicy(_Tolerant):
