@@ -9,7 +9,6 @@ character split across two network reads comes out intact.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 
@@ -23,9 +22,6 @@ class ServerSentEvent:
 
 # One event larger than this is not an answer: stop reading rather than hold it all in memory.
 MAX_EVENT_BYTES = 8 << 20
-
-_EOL = re.compile(rb"\r\n|\r|\n")
-
 
 class EventTooLargeError(ValueError):
     """One event (or one line) grew past the decoder's ``max_event`` bytes."""
@@ -56,28 +52,30 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         events: list[ServerSentEvent] = []
+        if self._skip_lf:
+            self._skip_lf = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
         if not chunk:
             return events
-        pos = 0
-        if self._skip_lf and chunk[:1] == b"\n":
-            pos = 1
-        self._skip_lf = False
-        for m in _EOL.finditer(chunk, pos):
-            line = chunk[pos : m.start()]
+        lines = chunk.splitlines(keepends=True)  # bytes split on LF, CRLF and CR only
+        last = lines[-1]
+        tail = None if last.endswith((b"\n", b"\r")) else lines.pop()
+        for line in lines:
+            line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
             if self._tail:
                 self._tail.append(line)
                 line = b"".join(self._tail)
                 self._tail, self._tail_len = [], 0
-            pos = m.end()
             ev = self._line(line.decode("utf-8", "replace"))
             if ev is not None:
                 events.append(ev)
-        if pos < len(chunk):
-            self._tail.append(chunk[pos:])
-            self._tail_len += len(chunk) - pos
+        if tail is not None:
+            self._tail.append(tail)
+            self._tail_len += len(tail)
             self._check()
-        elif chunk.endswith(b"\r"):
-            self._skip_lf = True
+        elif last.endswith(b"\r"):
+            self._skip_lf = True  # a CRLF may be split between this read and the next
         return events
 
     def flush(self) -> list[ServerSentEvent]:

@@ -147,3 +147,8 @@ def test_accumulated_text_reads_as_strings() -> None:
     acc.content_buffer.append("llo")
     acc.reasoning = "why"
     assert (acc.content, acc.reasoning) == ("hello", "why")
+
+
+def test_only_cr_and_lf_end_lines() -> None:
+    text = "a\x0bb\x0cc\x1cd\x85e\u2028f"  # line ends to str.splitlines, not to SSE
+    assert [e.data for e in feed_all(f"data: {text}\n\n".encode(), 3)] == [text]

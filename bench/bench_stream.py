@@ -1,16 +1,18 @@
-"""Cost per delta must not grow with the answer: CPU per delta at 10,000 and at 80,000 deltas.
+"""Reading a stream costs time linear in its size: per delta, and per byte of a long line.
 
-1. The stream core in this process: the SSE bytes of an N-delta answer fed to ``StreamCore``
+1. Long lines: one SSE line of 10, 20 and 40 MB fed to the decoder in 4 KiB reads; CPU time,
+   and the 40 MB cost per MB over the 10 MB one (target <= 1.5x; quadratic was 3x).
+2. The stream core in this process: the SSE bytes of an N-delta answer fed to ``StreamCore``
    (decode, parse, normalise, accumulate) and the final result built; process CPU time / N,
    the best of several runs.
-2. The installed `qwen complete` reading an N-delta answer from a local server: its CPU time
+3. The installed `qwen complete` reading an N-delta answer from a local server: its CPU time
    (user+system, os.wait4) less that of a 1-delta answer, divided by N, medians of several
    runs. A pipe by default (raw text), ``--tty`` for a terminal (live Markdown).
 
 Both sizes are measured in the same run; target: the 80,000-delta cost at most 1.2x the
 10,000-delta cost.
 
-    .venv/bin/python bench/bench_deltas.py [--runs 3] [--tty] [--core-only]
+    .venv/bin/python bench/bench_stream.py [--runs 3] [--tty] [--core-only]
 """
 
 from __future__ import annotations
@@ -42,6 +44,24 @@ def stream_bytes(n: int) -> str:
     pieces = [PARAGRAPH[i % len(PARAGRAPH)] for i in range(n)]
     events = chat_stream_events(pieces, model="qwen-plus")
     return "".join(f"data: {json.dumps(e, ensure_ascii=False)}\n\n" for e in events) + "data: [DONE]\n\n"
+
+
+LINE_MB = (10, 20, 40)
+LINE_TARGET = 1.5  # linear, give or take the caches: the quadratic decoder gave 3x
+
+
+def line_seconds(mb: int) -> float:
+    """CPU seconds to decode one ``mb``-megabyte SSE line arriving in 4 KiB reads."""
+    from qwen_cli.sse import SSEDecoder
+
+    body = b"data: " + b"x" * (mb * 1_000_000) + b"\n\n"
+    reads = [body[i : i + 4096] for i in range(0, len(body), 4096)]
+    decoder = SSEDecoder(max_event=len(body) * 2)  # the cap is tested elsewhere: measure the work
+    start = time.process_time()
+    events = [ev for piece in reads for ev in decoder.feed(piece)]
+    spent = time.process_time() - start
+    assert len(events) == 1 and len(events[0].data) == mb * 1_000_000
+    return spent
 
 
 def core_per_delta(body: bytes, n: int) -> float:
@@ -79,6 +99,18 @@ def main() -> None:
     ap.add_argument("--core-only", action="store_true", help="only the in-process stream core")
     args = ap.parse_args()
     bodies = {n: stream_bytes(n) for n in (1, *SIZES)}
+
+    secs = {mb: float("inf") for mb in LINE_MB}
+    for _ in range(5):  # interleaved, best of five
+        for mb in LINE_MB:
+            secs[mb] = min(secs[mb], line_seconds(mb))
+    line_ratio = (secs[LINE_MB[-1]] / LINE_MB[-1]) / (secs[LINE_MB[0]] / LINE_MB[0])
+    verdict = "OK" if line_ratio <= LINE_TARGET else "OVER"
+    print(
+        "long line  "
+        + "  ".join(f"{mb} MB: {secs[mb]:.3f}s" for mb in LINE_MB)
+        + f"  cost per MB, 40 MB over 10 MB: {line_ratio:.2f}x (target <= {LINE_TARGET}x) {verdict}"
+    )
 
     raw = {n: bodies[n].encode() for n in SIZES}
     core_per_delta(raw[SIZES[0]], SIZES[0])  # warm up: imports, schema building
