@@ -12,7 +12,7 @@
 Both sizes are measured in the same run; target: the 80,000-delta cost at most 1.2x the
 10,000-delta cost.
 
-    .venv/bin/python bench/bench_stream.py [--runs 3] [--tty] [--core-only]
+    .venv/bin/python bench/bench_stream.py [--runs 5] [--tty] [--core-only]
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def report(what: str, per: dict[int, float], extra: str = "") -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--tty", action="store_true", help="a terminal (live Markdown) instead of a pipe")
     ap.add_argument("--qwen", default=QWEN, help="the qwen to measure (another build, for comparison)")
     ap.add_argument("--core-only", action="store_true", help="only the in-process stream core")
