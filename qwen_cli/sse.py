@@ -23,6 +23,7 @@ class ServerSentEvent:
 # One event larger than this is not an answer: stop reading rather than hold it all in memory.
 MAX_EVENT_BYTES = 8 << 20
 
+
 class EventTooLargeError(ValueError):
     """One event (or one line) grew past the decoder's ``max_event`` bytes."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-import threading
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,37 +32,45 @@ class Run:
     seconds: float
 
 
+# A child forked from this (large) test process counts the parent's pages in its peak RSS, even
+# after exec; so `qwen` is started by a small Python that writes its child's peak to a pipe.
+_MEASURE = """
+import os, resource, subprocess, sys
+try:
+    code = subprocess.run(sys.argv[3:], timeout=float(sys.argv[2])).returncode
+except subprocess.TimeoutExpired:
+    code = -9
+os.write(int(sys.argv[1]), str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss).encode())
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
 def qwen(srv: FakeServerProcess, *args: str, timeout: float = 60) -> Run:
-    """Run the installed `qwen` and measure its own peak RSS (os.wait4, not the test's)."""
+    """Run the installed `qwen`; ``max_rss`` is its own peak (KiB from getrusage, in bytes)."""
     env = clean_env(QWEN_BASE_URL=srv.base_url, DASHSCOPE_API_KEY=KEY)
     start = time.monotonic()
-    proc = subprocess.Popen(
-        [QWEN, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-    )
-    got: dict[str, bytes] = {}
-
-    def drain(name: str) -> None:
-        stream = getattr(proc, name)
-        got[name] = stream.read()
-        stream.close()
-
-    readers = [threading.Thread(target=drain, args=(n,), daemon=True) for n in ("stdout", "stderr")]
-    for r in readers:
-        r.start()
-    killer = threading.Timer(timeout, proc.kill)
-    killer.start()
+    read_fd, write_fd = os.pipe()
     try:
-        _, status, usage = os.wait4(proc.pid, 0)
+        p = subprocess.run(
+            [sys.executable, "-c", _MEASURE, str(write_fd), str(timeout), QWEN, *args],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env=env,
+            pass_fds=(write_fd,),
+            timeout=timeout + 30,
+        )
+        os.close(write_fd)
+        write_fd = -1
+        peak_kib = int(os.read(read_fd, 64) or b"0")
     finally:
-        killer.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    for r in readers:
-        r.join(10)
+        os.close(read_fd)
+        if write_fd >= 0:
+            os.close(write_fd)
     return Run(
-        proc.returncode,
-        got.get("stdout", b"").decode("utf-8"),
-        got.get("stderr", b"").decode("utf-8"),
-        usage.ru_maxrss * 1024,  # KiB on Linux
+        p.returncode,
+        p.stdout.decode("utf-8"),
+        p.stderr.decode("utf-8"),
+        peak_kib * 1024,  # KiB on Linux
         time.monotonic() - start,
     )
 
