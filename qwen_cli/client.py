@@ -36,7 +36,15 @@ from qwen_cli.providers.base import (
 )
 from qwen_cli.redact import mask_headers, scrub_body
 from qwen_cli.resources import Chat, Completions, Models
-from qwen_cli.streaming import headers_of, json_or_text
+from qwen_cli.streaming import (
+    ACCEPT_ENCODING,
+    aread_body,
+    aread_error_body,
+    headers_of,
+    json_or_text,
+    read_body,
+    read_error_body,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -158,6 +166,7 @@ class Qwen:
             data=spec.data,
             content=spec.content,
         )
+        req.headers["Accept-Encoding"] = ACCEPT_ENCODING  # only what streaming can decode within caps
         if log.isEnabledFor(logging.DEBUG):
             body = json.dumps(spec.json, ensure_ascii=False) if spec.json is not None else ""
             log.debug(
@@ -268,12 +277,12 @@ class Qwen:
                 if response.status_code < 400:
                     if not stream:
                         try:
-                            self._log_body(response.read())
+                            self._log_body(read_body(response))
                         except httpx.TransportError as exc:
                             raise self._transport_error(exc, spec.url) from exc
                     return response
                 try:
-                    body = response.read()
+                    body = read_error_body(response)
                     self._log_body(body)
                     err = self._status_error(response, body)
                 finally:
@@ -320,12 +329,12 @@ class Qwen:
                 if response.status_code < 400:
                     if not stream:
                         try:
-                            self._log_body(await response.aread())
+                            self._log_body(await aread_body(response))
                         except httpx.TransportError as exc:
                             raise self._transport_error(exc, spec.url) from exc
                     return response
                 try:
-                    body = await response.aread()
+                    body = await aread_error_body(response)
                     self._log_body(body)
                     err = self._status_error(response, body)
                 finally:

@@ -16,7 +16,9 @@ code the command line turns it into::
     │   │   └── PermissionDeniedError 3  403, overdue account, quota exhausted
     │   ├── NotFoundError             1  404: unknown model or path
     │   ├── RateLimitError            4  429
-    │   └── ServerError               6  5xx
+    │   ├── ServerError               6  5xx
+    │   └── BadResponseError          1  an answer that cannot be read: not JSON, an HTML
+    │                                    page, a needed field missing, too large
     ├── StreamInterruptedError        6  a stream broke off; ``partial`` keeps what came
     └── StoreError                    1  the conversation store cannot be read or written
 
@@ -126,6 +128,12 @@ class ServerError(APIStatusError):
     exit_code = EXIT_SERVER
 
 
+class BadResponseError(APIStatusError):
+    """The server answered, but not with something ``qwen`` can read (it is not retried)."""
+
+    exit_code = EXIT_API
+
+
 class StreamInterruptedError(QwenAPIError):
     exit_code = EXIT_SERVER
 
@@ -176,19 +184,58 @@ _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
 _DENIED_CODES = {"arrearage", "allocationquota.freetieronly", "accessdenied"}
 
 
+HTML_PAGE = "an HTML page"
+NOT_API = "not an API answer: a proxy or captive portal?"
+HTML_HINT = (
+    "check --base-url; if a proxy or a network sign-in page stands in the way, open the URL "
+    "in a browser or fix HTTPS_PROXY"
+)
+_TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title", re.I | re.S)
+_TAG_RE = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.I | re.S)
+
+
+def looks_like_html(text: str) -> bool:
+    """A web page (a captive portal, a proxy's error page), judged by how the text begins."""
+    head = text.lstrip()[:512].lower()
+    return head.startswith(("<!doctype html", "<html", "<head", "<body")) or (
+        head.startswith("<") and ("<html" in head or "<body" in head or "<title" in head)
+    )
+
+
+def html_summary(text: str) -> str:
+    """ "an HTML page" with its title (or, without one, the start of its text)."""
+    text = text[:65536]
+    m = _TITLE_RE.search(text)
+    shown = m.group(1) if m else _TAG_RE.sub(" ", text)
+    shown = " ".join(shown.split())[:80]
+    return f"{HTML_PAGE} ({shown!r})" if shown else HTML_PAGE
+
+
+def loads_json(data: str | bytes | bytearray) -> Any:
+    """``json.loads`` that raises ``ValueError`` for any JSON it cannot read, nesting too deep
+    for the parser included (``RecursionError`` otherwise)."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
 def parse_error_body(body: Any) -> tuple[str | None, str | None, str | None]:
     """(server code, message, request id) from any error body shape we know.
 
     Compatible mode: ``{"error": {"message", "type", "code"}, "request_id"}``;
     native: ``{"code", "message", "request_id"}``; chat.qwen.ai:
-    ``{"success": false, "data": {"code", "details"}}``. Anything else: text.
+    ``{"success": false, "data": {"code", "details"}}``. An HTML page is said to be one.
+    Anything else: text.
     """
     if isinstance(body, (bytes, bytearray)):
         body = body.decode("utf-8", "replace")
     if isinstance(body, str):
         try:
-            body = json.loads(body)
+            body = loads_json(body)
         except ValueError:
+            if looks_like_html(body):
+                return None, html_summary(body), None
             text = body.strip()
             return None, (text[:300] or None), None
     if not isinstance(body, dict):
@@ -203,11 +250,23 @@ def parse_error_body(body: Any) -> tuple[str | None, str | None, str | None]:
     data = body.get("data")
     if body.get("success") is False and isinstance(data, dict):
         return _s(data.get("code")), _s(data.get("details") or data.get("message")), _s(request_id)
-    return _s(body.get("code")), _s(body.get("message") or body.get("msg")), _s(request_id)
+    message = body.get("message") or body.get("msg") or body.get("detail")
+    return _s(body.get("code")), _s(message), _s(request_id)
 
 
 def _s(v: Any) -> str | None:
-    return None if v is None else str(v)
+    """A field of an error body as text: a list becomes its items joined by "; " (a FastAPI
+    ``detail`` list shows each ``msg``), an object its JSON, anything else ``str()``."""
+    if v is None or v == "" or v == []:
+        return None
+    if isinstance(v, str):
+        return v
+    if isinstance(v, list):
+        items = [_s(x.get("msg") or x.get("message") or x) if isinstance(x, dict) else _s(x) for x in v]
+        return "; ".join(i for i in items if i) or None
+    if isinstance(v, dict):
+        return json.dumps(v, ensure_ascii=False, default=str)[:300]
+    return str(v)
 
 
 def error_for_status(
@@ -221,8 +280,12 @@ def error_for_status(
     code, message, body_rid = parse_error_body(body)
     rid = request_id or body_rid
     message = message or f"HTTP {status}"
-    cls = classify(status, code, message)
     kw: dict[str, Any] = {"status_code": status, "code": code, "body": body, "request_id": rid}
+    if message.startswith(HTML_PAGE):
+        if status < 400:
+            return BadResponseError(f"the server sent {message}, {NOT_API}", hint=HTML_HINT, **kw)
+        message = f"HTTP {status}, {message}"
+    cls = classify(status, code, message)
     if cls is RateLimitError:
         return RateLimitError(message, retry_after=retry_after, **kw)
     return cls(message, **kw)

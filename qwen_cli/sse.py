@@ -20,35 +20,72 @@ class ServerSentEvent:
     retry: int | None = None
 
 
-class SSEDecoder:
-    """Feed raw bytes, get complete events. Handles LF, CRLF and CR line ends."""
+# One event larger than this is not an answer: stop reading rather than hold it all in memory.
+MAX_EVENT_BYTES = 8 << 20
 
-    def __init__(self) -> None:
-        self._buf = b""
+
+class EventTooLargeError(ValueError):
+    """One event (or one line) grew past the decoder's ``max_event`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"one event was larger than {limit >> 20} MiB")
+        self.limit = limit
+
+
+class SSEDecoder:
+    """Feed raw bytes, get complete events. Handles LF, CRLF and CR line ends.
+
+    Linear in the bytes fed: each chunk is scanned once and an unfinished line is kept as a
+    list of pieces, never re-scanned or re-copied. An event (its data lines plus an
+    unfinished line) longer than ``max_event`` bytes raises :class:`EventTooLargeError`.
+    """
+
+    def __init__(self, max_event: int = MAX_EVENT_BYTES) -> None:
+        self.max_event = max_event
+        self._tail: list[bytes] = []  # the unfinished line, in pieces
+        self._tail_len = 0
+        self._skip_lf = False  # the last chunk ended in CR: a leading LF completes that CRLF
         self._data: list[str] = []
+        self._data_len = 0
         self._event: str | None = None
         self._id: str | None = None
         self._retry: int | None = None
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
-        self._buf += chunk
         events: list[ServerSentEvent] = []
-        while True:
-            line, sep_len = self._next_line()
-            if line is None:
-                break
-            self._buf = self._buf[len(line) + sep_len :]
+        if self._skip_lf:
+            self._skip_lf = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        if not chunk:
+            return events
+        lines = chunk.splitlines(keepends=True)  # bytes split on LF, CRLF and CR only
+        last = lines[-1]
+        tail = None if last.endswith((b"\n", b"\r")) else lines.pop()
+        for line in lines:
+            line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+            if self._tail:
+                self._tail.append(line)
+                line = b"".join(self._tail)
+                self._tail, self._tail_len = [], 0
             ev = self._line(line.decode("utf-8", "replace"))
             if ev is not None:
                 events.append(ev)
+        if tail is not None:
+            self._tail.append(tail)
+            self._tail_len += len(tail)
+            self._check()
+        elif last.endswith(b"\r"):
+            self._skip_lf = True  # a CRLF may be split between this read and the next
         return events
 
     def flush(self) -> list[ServerSentEvent]:
         """End of stream: a last event not followed by a blank line still counts."""
         events: list[ServerSentEvent] = []
-        if self._buf:
-            ev = self._line(self._buf.decode("utf-8", "replace"))
-            self._buf = b""
+        if self._tail:
+            line = b"".join(self._tail)
+            self._tail, self._tail_len = [], 0
+            ev = self._line(line.decode("utf-8", "replace"))
             if ev is not None:
                 events.append(ev)
         ev = self._dispatch()
@@ -56,19 +93,11 @@ class SSEDecoder:
             events.append(ev)
         return events
 
-    def _next_line(self) -> tuple[bytes | None, int]:
-        buf = self._buf
-        lf = buf.find(b"\n")
-        cr = buf.find(b"\r")
-        if cr == -1 and lf == -1:
-            return None, 0
-        if cr != -1 and (lf == -1 or cr < lf):
-            if cr == len(buf) - 1:
-                return None, 0  # a CR at the end may be half of a CRLF: wait
-            if buf[cr + 1 : cr + 2] == b"\n":
-                return buf[:cr], 2
-            return buf[:cr], 1
-        return buf[:lf], 1
+    def _check(self) -> None:
+        if self._tail_len + self._data_len > self.max_event:
+            self._tail, self._tail_len = [], 0
+            self._data, self._data_len = [], 0
+            raise EventTooLargeError(self.max_event)
 
     def _line(self, line: str) -> ServerSentEvent | None:
         if line == "":
@@ -80,6 +109,8 @@ class SSEDecoder:
             value = value[1:]
         if name == "data":
             self._data.append(value)
+            self._data_len += len(value)
+            self._check()
         elif name == "event":
             self._event = value
         elif name == "id":
@@ -94,7 +125,32 @@ class SSEDecoder:
             return None
         ev = ServerSentEvent("\n".join(self._data), self._event, self._id, self._retry)
         self._data, self._event, self._id, self._retry = [], None, None, None
+        self._data_len = 0
         return ev
+
+
+class TextBuffer:
+    """Text that grows by appending, in time linear in its length (``str +=`` on an attribute
+    copies the whole text each time)."""
+
+    __slots__ = ("_len", "_parts")
+
+    def __init__(self, text: str = "") -> None:
+        self._parts = [text] if text else []
+        self._len = len(text)
+
+    def append(self, piece: str) -> None:
+        if piece:
+            self._parts.append(piece)
+            self._len += len(piece)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __str__(self) -> str:
+        if len(self._parts) > 1:
+            self._parts = ["".join(self._parts)]
+        return self._parts[0] if self._parts else ""
 
 
 class DeltaNormalizer:
@@ -106,16 +162,23 @@ class DeltaNormalizer:
     cumulative. A piece that merely equals the text so far is a real delta
     ("1" then "1" is "11") until the stream has shown itself cumulative, when it
     adds nothing.
+
+    The cost of a piece does not grow with the text: only a piece at least as long as
+    everything received so far is compared with it.
     """
 
     def __init__(self) -> None:
-        self.text = ""
+        self._text = TextBuffer()
         self.cumulative = False
 
+    @property
+    def text(self) -> str:
+        return str(self._text)
+
     def feed(self, piece: str) -> str:
-        t = self.text
-        if t and piece.startswith(t) and (len(piece) > len(t) or self.cumulative):
+        n = len(self._text)
+        if n and len(piece) >= n and (len(piece) > n or self.cumulative) and piece.startswith(self.text):
             self.cumulative = True
-            piece = piece[len(t) :]
-        self.text += piece
+            piece = piece[n:]
+        self._text.append(piece)
         return piece

@@ -7,10 +7,22 @@ response models allow them, because OpenAI-compatible servers add fields.
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
+
+from qwen_cli.utf8 import clean_text
 
 if TYPE_CHECKING:
     from qwen_cli.errors import QwenAPIError
@@ -18,10 +30,6 @@ if TYPE_CHECKING:
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class _Tolerant(BaseModel):
-    model_config = ConfigDict(extra="allow")
 
 
 # --------------------------------------------------------------------------- request
@@ -109,24 +117,141 @@ class ChatRequest(_Strict):
 
 
 # --------------------------------------------------------------------------- response
+#
+# Tolerant in: a field the CLI does not need is optional and takes any value; a field it reads
+# is repaired when it has the wrong type (a number where text belongs becomes text, a count
+# that is not a whole non-negative number is dropped, a lone UTF-16 surrogate becomes U+FFFD),
+# so one odd chunk from a compatible server never ends an answer.
+#
+# The fields are declared with their plain types, so a well-formed chunk is validated in
+# pydantic's core alone; only a chunk that fails is repaired (``_repairs``, field by field,
+# nested models included) and validated again. Answer text is checked for lone surrogates
+# either way.
+
+
+def _text(v: Any) -> str | None:
+    if isinstance(v, str):
+        return clean_text(v)
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, (int, float)):
+        return str(v) if not isinstance(v, float) or math.isfinite(v) else None
+    return None
+
+
+def _content(v: Any) -> str | None:
+    """Answer text: a string, a number, or a list of text parts (``[{"type": "text", ...}]``)."""
+    if isinstance(v, list):
+        texts = [_text(p.get("text")) if isinstance(p, dict) else _text(p) for p in v]
+        return "".join(t for t in texts if t) or None
+    return _text(v)
+
+
+def _count(v: Any) -> int | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, float) and math.isfinite(v) and v.is_integer():
+        v = int(v)
+    if isinstance(v, str) and v.strip().isdigit():
+        v = int(v)
+    return v if isinstance(v, int) and v >= 0 else None
+
+
+def _count0(v: Any) -> int:
+    return _count(v) or 0
+
+
+def _objects(v: Any) -> list[Any]:
+    if isinstance(v, (dict, BaseModel)):
+        v = [v]
+    return [x for x in v if isinstance(x, (dict, BaseModel))] if isinstance(v, list) else []
+
+
+Count = Annotated[int, Field(ge=0, strict=True)] | None
+Count0 = Annotated[int, Field(ge=0, strict=True)]
+
+
+class _Tolerant(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    # field -> repair, applied (to the raw data) only when validation fails: nested models'
+    # repairs are applied by the model being validated, so one Python call covers a chunk.
+    _repairs: ClassVar[dict[str, Callable[[Any], Any]]] = {}
+
+    @classmethod
+    def repair(cls, data: Any) -> dict[str, Any]:
+        """``data`` with every field this model knows made readable (unknown fields kept)."""
+        if isinstance(data, BaseModel):
+            return data.model_dump()
+        if not isinstance(data, dict):
+            return {}
+        fix = cls._repairs
+        return {k: fix[k](v) if k in fix else v for k, v in data.items()}
+
+
+class _Repaired(_Tolerant):
+    """A model validated on its own (not only inside another): it repairs what fails."""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _tolerate(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        try:
+            model = handler(data)
+        except ValidationError:
+            if not isinstance(data, dict):
+                raise
+            model = handler(cls.repair(data))
+        model._clean()
+        return model
+
+    def _clean(self) -> None:
+        """Replace lone surrogates in the text the CLI prints and stores."""
+
+
+def _nested(model: type[_Tolerant]) -> Callable[[Any], Any]:
+    return lambda v: model.repair(v) if isinstance(v, (dict, BaseModel)) else None
+
+
+def _nested_list(model: type[_Tolerant]) -> Callable[[Any], list[Any]]:
+    return lambda v: [model.repair(x) for x in _objects(v)]
+
+
+def _clean_message(m: Delta | AssistantMessage) -> None:
+    if m.content and _has_surrogate(m.content):
+        m.content = clean_text(m.content)
+    if m.reasoning_content and _has_surrogate(m.reasoning_content):
+        m.reasoning_content = clean_text(m.reasoning_content)
+
+
+def _has_surrogate(text: str) -> bool:
+    return clean_text(text) is not text
 
 
 class PromptTokensDetails(_Tolerant):
-    cached_tokens: int | None = None
-    cache_creation_input_tokens: int | None = None  # written to the explicit cache (DashScope)
+    cached_tokens: Count = None
+    cache_creation_input_tokens: Count = None  # written to the explicit cache (DashScope)
     cache_creation: Any = None  # the same, by kind: {"ephemeral_5m_input_tokens": N}
+    _repairs = {"cached_tokens": _count, "cache_creation_input_tokens": _count}
 
 
 class CompletionTokensDetails(_Tolerant):
-    reasoning_tokens: int | None = None
+    reasoning_tokens: Count = None
+    _repairs = {"reasoning_tokens": _count}
 
 
-class Usage(_Tolerant):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
+class Usage(_Repaired):
+    prompt_tokens: Count0 = 0
+    completion_tokens: Count0 = 0
+    total_tokens: Count0 = 0
     prompt_tokens_details: PromptTokensDetails | None = None
     completion_tokens_details: CompletionTokensDetails | None = None
+    _repairs = {
+        "prompt_tokens": _count0,
+        "completion_tokens": _count0,
+        "total_tokens": _count0,
+        "prompt_tokens_details": _nested(PromptTokensDetails),
+        "completion_tokens_details": _nested(CompletionTokensDetails),
+    }
 
     @property
     def cached_tokens(self) -> int | None:
@@ -155,7 +280,7 @@ class Usage(_Tolerant):
         return d.reasoning_tokens if d else None
 
 
-class SearchSource(_Tolerant):
+class SearchSource(_Repaired):
     """One web-search result reported alongside an answer."""
 
     url: str | None = None
@@ -163,15 +288,13 @@ class SearchSource(_Tolerant):
     snippet: str | None = None
     hostname: str | None = None
     date: str | None = None
-
-
-def _count(value: Any) -> int | None:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    _repairs = dict.fromkeys(("url", "title", "snippet", "hostname", "date"), _text)
 
 
 class FunctionDelta(_Tolerant):
     name: str | None = None
     arguments: Any = None  # a piece of the JSON text; null, missing or an object are tolerated
+    _repairs = {"name": _text}
 
 
 class ToolCallDelta(_Tolerant):
@@ -186,6 +309,7 @@ class ToolCallDelta(_Tolerant):
     id: str | None = None
     type: str | None = None
     function: FunctionDelta | None = None
+    _repairs = {"id": _text, "type": _text, "function": _nested(FunctionDelta)}
 
 
 class Delta(_Tolerant):
@@ -193,22 +317,46 @@ class Delta(_Tolerant):
     content: str | None = None
     reasoning_content: str | None = None
     tool_calls: list[ToolCallDelta] | None = None
+    _repairs = {
+        "role": _text,
+        "content": _content,
+        "reasoning_content": _content,
+        "tool_calls": _nested_list(ToolCallDelta),
+    }
+
+    @classmethod
+    def repair(cls, data: Any) -> dict[str, Any]:
+        if isinstance(data, str):
+            data = {"content": data}  # some servers send the text itself
+        return super().repair(data)
 
 
 class ChunkChoice(_Tolerant):
-    index: int = 0
+    index: Any = 0
     delta: Delta = Field(default_factory=Delta)
     finish_reason: str | None = None
+    _repairs = {"delta": Delta.repair, "finish_reason": _text}
 
 
-class ChatCompletionChunk(_Tolerant):
+class ChatCompletionChunk(_Repaired):
     id: str | None = None
     model: str | None = None
-    created: int | None = None
-    object: str | None = None
+    created: Any = None
+    object: Any = None
     choices: list[ChunkChoice] = Field(default_factory=list)
     usage: Usage | None = None
     sources: list[SearchSource] = Field(default_factory=list)
+    _repairs = {
+        "id": _text,
+        "model": _text,
+        "choices": _nested_list(ChunkChoice),
+        "usage": _nested(Usage),
+        "sources": _nested_list(SearchSource),
+    }
+
+    def _clean(self) -> None:
+        for c in self.choices:
+            _clean_message(c.delta)
 
     @property
     def delta(self) -> Delta:
@@ -216,28 +364,42 @@ class ChatCompletionChunk(_Tolerant):
 
 
 class AssistantMessage(_Tolerant):
-    role: str = "assistant"
+    role: Any = "assistant"
     content: str | None = None
     reasoning_content: str | None = None
     tool_calls: list[ToolCallDelta] | None = None
+    _repairs = {"content": _content, "reasoning_content": _content, "tool_calls": _nested_list(ToolCallDelta)}
 
 
 class Choice(_Tolerant):
-    index: int = 0
+    index: Any = 0
     message: AssistantMessage = Field(default_factory=AssistantMessage)
     finish_reason: str | None = None
+    _repairs = {"message": AssistantMessage.repair, "finish_reason": _text}
 
 
-class ChatCompletion(_Tolerant):
+class ChatCompletion(_Repaired):
     id: str | None = None
     model: str | None = None
-    created: int | None = None
-    object: str | None = None
+    created: Any = None
+    object: Any = None
     choices: list[Choice] = Field(default_factory=list)
     usage: Usage | None = None
     request_id: str | None = None
     sources: list[SearchSource] = Field(default_factory=list)
+    _repairs = {
+        "id": _text,
+        "model": _text,
+        "choices": _nested_list(Choice),
+        "usage": _nested(Usage),
+        "request_id": _text,
+        "sources": _nested_list(SearchSource),
+    }
     _result: AnswerResult | None = PrivateAttr(default=None)
+
+    def _clean(self) -> None:
+        for c in self.choices:
+            _clean_message(c.message)
 
     @classmethod
     def of_result(cls, r: AnswerResult) -> ChatCompletion:
@@ -300,24 +462,32 @@ class Completion(_Tolerant):
     request_id: str | None = None
 
 
-class ModelInfo(_Tolerant):
+class ModelInfo(_Repaired):
     id: str
-    object: str | None = None
-    created: int | None = None
+    object: Any = None
+    created: Any = None  # an int (DashScope), a float (transformers serve) or missing (llama.cpp)
     owned_by: str | None = None
+    _repairs = {"owned_by": _text}
 
 
-class FileObject(_Tolerant):
+class FileObject(_Repaired):
     """A file stored by the Files API (``POST /files``, ``GET /files``)."""
 
     id: str
-    object: str | None = None
-    bytes: int | None = None
-    created_at: int | None = None
+    object: Any = None
+    bytes: Count = None
+    created_at: Count = None
     filename: str | None = None
     purpose: str | None = None
     status: str | None = None
     status_details: Any = None
+    _repairs = {
+        "bytes": _count,
+        "created_at": _count,
+        "filename": _text,
+        "purpose": _text,
+        "status": _text,
+    }
 
 
 class UploadPolicy(_Tolerant):

@@ -28,7 +28,11 @@ pieces, each its own chunk), ``chunked`` (False: close-delimited body instead of
 ``delay`` (seconds between items), ``delay_before`` (seconds before the headers), ``cut``
 (True/"fin": close without the final zero-length chunk; "rst": reset the connection),
 ``done`` (sse only: append ``data: [DONE]``; default true unless cut), ``repeat`` (1),
-``match``.
+``match``; for hostile answers: ``gzip`` (True: compress the body, or each streamed piece, and
+say ``Content-Encoding: gzip``), ``forever`` (a write, as in ``writes``, repeated ``delay``
+apart after the other pieces until the client goes away: keep-alives, an endless line),
+``bomb`` (``{"size": N, "head": str, "fill": str}``: a gzip body, about N/1000 bytes on the
+wire, that inflates to ``head`` then ``fill`` repeated up to N bytes).
 """
 
 from __future__ import annotations
@@ -51,7 +55,8 @@ import time
 import traceback
 import urllib.request
 import uuid
-from collections.abc import Iterable, Sequence
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -77,6 +82,9 @@ SPEC_KEYS = frozenset(
         "cut",
         "done",
         "repeat",
+        "gzip",
+        "forever",
+        "bomb",
     }
 )
 MODEL_IDS = (
@@ -356,7 +364,53 @@ def normalize_spec(spec: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"{key} must be a list")
     for piece in out.get("writes", ()):
         _piece_bytes(piece)
+    if "forever" in out:
+        _piece_bytes(out["forever"])
+    bomb = out.get("bomb")
+    if bomb is not None and not (isinstance(bomb, dict) and isinstance(bomb.get("size"), int)):
+        raise ValueError(f"bomb must be {{'size': int, 'head': str, 'fill': str}}, got {bomb!r}")
+    if bomb is not None:
+        gzip_bomb(bomb["size"], bomb.get("head", ""), bomb.get("fill", "a"))  # made now, not mid-request
     return out
+
+
+_BOMBS: dict[tuple[int, str, str], bytes] = {}
+
+
+def gzip_bomb(size: int, head: str = "", fill: str = "a") -> bytes:
+    """gzip bytes inflating to ``head`` then ``fill`` repeated, ``size`` bytes in all (cached).
+
+    One megabyte block is compressed once and repeated: after a full flush the compressor
+    starts afresh, so the same block compresses to the same bytes every time.
+    """
+    key = (size, head, fill)
+    if key in _BOMBS:
+        return _BOMBS[key]
+    z = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    start = head.encode()
+    unit = fill.encode() or b"a"
+    block = unit * ((1 << 20) // len(unit))
+    out = [b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff", z.compress(start), z.flush(zlib.Z_FULL_FLUSH)]
+    crc = zlib.crc32(start)
+    left = size - len(start)
+    packed = z.compress(block) + z.flush(zlib.Z_FULL_FLUSH)
+    z = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    while left >= len(block):
+        out.append(packed)
+        crc = zlib.crc32(block, crc)
+        left -= len(block)
+    rest = block[: max(left, 0)]
+    out += [z.compress(rest), z.flush(), struct.pack("<II", zlib.crc32(rest, crc), size & 0xFFFFFFFF)]
+    _BOMBS[key] = b"".join(out)
+    return _BOMBS[key]
+
+
+def _gzip_pieces(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """Each piece compressed and flushed on its own, as a compressing server streams."""
+    z = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    for piece in pieces:
+        yield z.compress(piece) + z.flush(zlib.Z_SYNC_FLUSH)
+    yield z.flush()
 
 
 def _piece_bytes(piece: Any) -> bytes:
@@ -745,10 +799,26 @@ class _Handler(BaseHTTPRequestHandler):
         delay = float(spec.get("delay") or 0)
         cut = spec.get("cut", False)
         chunked = bool(spec.get("chunked", True))
-        if "sse" in spec:
-            pieces = [_sse_bytes(item) for item in spec["sse"]]
-            if spec.get("done", not cut):
-                pieces.append(b"data: [DONE]\n\n")
+        if spec.get("gzip") or "bomb" in spec:
+            extra = {"Content-Encoding": "gzip", **(extra or {})}
+        if "bomb" in spec:
+            b = spec["bomb"]
+            data = gzip_bomb(b["size"], b.get("head", ""), b.get("fill", "a"))
+            pieces: Iterable[bytes] = (data[i : i + 65536] for i in range(0, len(data), 65536))
+            default = "application/json; charset=utf-8" if b.get("head", "").startswith("{") else None
+            self._send_stream(status, pieces, ctype or default or "text/event-stream", extra, cut=cut)
+        elif "sse" in spec or "writes" in spec or "forever" in spec:
+            if "sse" in spec:
+                items = [_sse_bytes(item) for item in spec["sse"]]
+                if spec.get("done", not cut and "forever" not in spec):
+                    items.append(b"data: [DONE]\n\n")
+            else:
+                items = [_piece_bytes(p) for p in spec.get("writes", ())]
+            pieces = items
+            if "forever" in spec:
+                pieces = self._forever(items, _piece_bytes(spec["forever"]))
+            if spec.get("gzip"):
+                pieces = _gzip_pieces(pieces)
             self._send_stream(
                 status,
                 pieces,
@@ -758,26 +828,24 @@ class _Handler(BaseHTTPRequestHandler):
                 cut=cut,
                 chunked=chunked,
             )
-        elif "writes" in spec:
-            pieces = [_piece_bytes(p) for p in spec["writes"]]
-            self._send_stream(
-                status,
-                pieces,
-                ctype or "text/event-stream; charset=utf-8",
-                extra,
-                delay=delay,
-                cut=cut,
-                chunked=chunked,
-            )
-        elif "json" in spec:
-            body = _dumps(spec["json"]).encode()
-            self._send_full(status, body, ctype or "application/json; charset=utf-8", extra, cut=cut)
-        elif "body" in spec:
-            raw = spec["body"]
-            body = raw if isinstance(raw, bytes) else str(raw).encode("utf-8")
-            self._send_full(status, body, ctype or "text/plain; charset=utf-8", extra, cut=cut)
         else:
-            self._send_full(status, b"", ctype, extra, cut=cut)
+            if "json" in spec:
+                body = _dumps(spec["json"]).encode()
+                ctype = ctype or "application/json; charset=utf-8"
+            elif "body" in spec:
+                raw = spec["body"]
+                body = raw if isinstance(raw, bytes) else str(raw).encode("utf-8")
+                ctype = ctype or "text/plain; charset=utf-8"
+            else:
+                body = b""
+            if spec.get("gzip"):
+                body = b"".join(_gzip_pieces([body]))
+            self._send_full(status, body, ctype, extra, cut=cut)
+
+    def _forever(self, first: list[bytes], piece: bytes) -> Iterator[bytes]:
+        yield from first
+        while not self.fake._stopping.is_set():
+            yield piece
 
     # control -----------------------------------------------------------------------------------
     def _control(self, path: str, body: bytes) -> None:

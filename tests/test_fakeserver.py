@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import signal
 import subprocess
@@ -24,6 +25,7 @@ from tests.fakeserver import (
     chat_stream_events,
     error_body,
     error_spec,
+    gzip_bomb,
     long_markdown,
     long_pieces,
     parse_multipart,
@@ -332,6 +334,36 @@ def test_delay_before_makes_client_time_out(srv: FakeServer) -> None:
         pytest.raises(httpx.ReadTimeout),
     ):
         chat(c, srv.base_url)
+
+
+def test_gzip_bomb_inflates_to_exactly_its_size() -> None:
+    data = gzip_bomb((3 << 20) + 5, head="data: ", fill="xy")
+    assert len(data) < 10_000
+    assert gzip.decompress(data) == b"data: " + (b"xy" * (2 << 20))[: (3 << 20) - 1]
+
+
+def test_gzip_forever_and_bomb_specs(srv: FakeServer, client: httpx.Client) -> None:
+    srv.enqueue(
+        {"json": {"a": 1}, "gzip": True},
+        {"sse": [{"b": 2}], "gzip": True},
+        {"writes": ["data: "], "forever": "z" * 1000},
+        {"bomb": {"size": 1 << 20, "head": "{"}, "status": 500},
+    )
+    r = client.get(srv.base_url + "/x")
+    assert (r.headers["content-encoding"], r.json()) == ("gzip", {"a": 1})
+    r = client.get(srv.base_url + "/x")
+    assert r.headers["content-encoding"] == "gzip" and sse_data(r.content) == ['{"b":2}', "[DONE]"]
+    with client.stream("GET", srv.base_url + "/x") as r:
+        got = b""
+        for piece in r.iter_bytes():
+            got += piece
+            if len(got) > 100_000:
+                break
+    assert got.startswith(b"data: zzz") and set(got[6:]) == {ord("z")}
+    with client.stream("GET", srv.base_url + "/x") as r:
+        raw = b"".join(r.iter_raw())
+    assert r.status_code == 500 and r.headers["content-encoding"] == "gzip" and len(raw) < 5000
+    assert len(gzip.decompress(raw)) == 1 << 20
 
 
 def test_control_rejects_bad_spec(srv: FakeServer, client: httpx.Client) -> None:

@@ -4,7 +4,13 @@ import json
 
 import pytest
 
-from qwen_cli.sse import DeltaNormalizer, SSEDecoder
+from qwen_cli.sse import (
+    MAX_EVENT_BYTES,
+    DeltaNormalizer,
+    EventTooLargeError,
+    SSEDecoder,
+    TextBuffer,
+)
 
 
 def feed_all(data: bytes, step: int) -> list:
@@ -86,3 +92,63 @@ def test_repeated_pieces(pieces: list[str], text: str) -> None:
     for p in pieces:
         n.feed(p)
     assert n.text == text
+
+
+def test_a_long_line_arriving_in_many_reads_is_one_event() -> None:
+    payload = "汉" * 300_000  # 900 kB, cut mid-character by the 4 kB reads
+    raw = f"data: {payload}\n\n".encode()
+    events = feed_all(raw, 4096)
+    assert [e.data for e in events] == [payload]
+
+
+def test_an_event_past_the_cap_raises_and_forgets_it() -> None:
+    d = SSEDecoder(max_event=1000)
+    assert d.feed(b"data: " + b"x" * 600) == []
+    with pytest.raises(EventTooLargeError) as info:
+        d.feed(b"y" * 600)  # no newline yet: the unfinished line alone is over the cap
+    assert info.value.limit == 1000
+    assert d.feed(b"\n\ndata: next\n\n")[-1].data == "next"
+
+
+def test_many_data_lines_count_towards_the_cap() -> None:
+    d = SSEDecoder(max_event=1000)
+    with pytest.raises(EventTooLargeError):
+        for _ in range(20):
+            d.feed(b"data: " + b"z" * 99 + b"\n")
+
+
+def test_an_endless_line_stops_at_the_default_cap() -> None:
+    d = SSEDecoder()
+    piece = b"a" * 65536
+    with pytest.raises(EventTooLargeError):
+        for _ in range((MAX_EVENT_BYTES // len(piece)) + 2):
+            d.feed(piece)
+
+
+def test_lines_split_across_reads_at_every_line_end() -> None:
+    raw = b"data: a\r\ndata: b\rdata: c\n\r\ndata: d\r\r"
+    for step in (1, 2, 5):
+        assert [e.data for e in feed_all(raw, step)] == ["a\nb\nc", "d"]
+
+
+def test_text_buffer_appends_and_joins() -> None:
+    t = TextBuffer("ab")
+    for piece in ["c", "", "δε"]:
+        t.append(piece)
+    assert (str(t), len(t)) == ("abcδε", 5)
+    t.append("!")
+    assert str(t) == "abcδε!"
+
+
+def test_a_text_buffer_reads_as_the_string_appended() -> None:
+    buf = TextBuffer("why")
+    buf.append("he")
+    buf.append("")
+    buf.append("llo")
+    assert (str(buf), len(buf)) == ("whyhello", 8)
+    assert str(buf) == "whyhello"  # joined once, read again
+
+
+def test_only_cr_and_lf_end_lines() -> None:
+    text = "a\x0bb\x0cc\x1cd\x85e\u2028f"  # line ends to str.splitlines, not to SSE
+    assert [e.data for e in feed_all(f"data: {text}\n\n".encode(), 3)] == [text]

@@ -118,6 +118,15 @@ def test_unanswered_and_dropped_messages(store: Store) -> None:
     assert store.get(conv.id).turns == 1
 
 
+def test_text_utf8_cannot_encode_is_stored_with_replacement_characters(store: Store) -> None:
+    conv = store.create(model="m", system="sys \udcff")
+    turn(store, conv.id, "q \udcff", "a\ud800b", error="bad \udfff", status="error")
+    msgs = store.messages(conv.id)
+    assert [(m.content, m.error) for m in msgs] == [("q \ufffd", None), ("a\ufffdb", "bad \ufffd")]
+    assert store.get(conv.id).system == "sys \ufffd"
+    assert [h.message.content for h in store.search("a\ud800b")] == ["a\ufffdb"]
+
+
 def test_status_must_be_known(store: Store) -> None:
     conv = store.create()
     with pytest.raises(ValueError):

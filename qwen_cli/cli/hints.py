@@ -51,4 +51,8 @@ def hint_for(err: e.QwenAPIError) -> str | None:
         return "the server failed; try again in a moment"
     if isinstance(err, e.StreamInterruptedError):
         return "the partial answer above was kept; run the command again for a complete one"
+    if isinstance(err, e.BadResponseError):
+        return "check --base-url: it should point at an OpenAI-compatible API"
+    if isinstance(err, e.InvalidRequestError):
+        return "the server refused the request: check the model and options (--debug shows what was sent)"
     return None

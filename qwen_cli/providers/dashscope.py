@@ -5,16 +5,22 @@ Wire facts: ../shared/protocol/dashscope.md, sections b to e.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pydantic import ValidationError
+
 from qwen_cli import __version__
 from qwen_cli.errors import (
+    HTML_HINT,
+    NOT_API,
     APIStatusError,
-    InvalidRequestError,
+    BadResponseError,
     error_for_status,
     error_from_event,
+    html_summary,
+    loads_json,
+    looks_like_html,
 )
 from qwen_cli.providers.base import (
     Capabilities,
@@ -113,21 +119,34 @@ class DashScope:
         if not data:
             return StreamItem()
         try:
-            payload = json.loads(data)
+            payload = loads_json(data)
         except ValueError:
-            return StreamItem()  # junk between events: tolerated
+            return StreamItem()  # junk between events (or JSON nested too deep): skipped
         if not isinstance(payload, dict):
             return StreamItem()
         if payload.get("error") is not None or event.event == "error":
             raise error_from_event(payload)
-        return StreamItem(chunk=ChatCompletionChunk.model_validate(payload))
+        try:
+            return StreamItem(chunk=ChatCompletionChunk.model_validate(payload))
+        except ValidationError:  # the types repair what they can; an event beyond that is skipped
+            return StreamItem()
 
     def parse_completion(self, body: Any) -> ChatCompletion:
         if not isinstance(body, dict):
-            raise InvalidRequestError("the server answered with something that is not JSON", body=body)
+            raise not_json(body)
         if body.get("error") is not None:
             raise error_from_event(body)
-        return ChatCompletion.model_validate(body)
+        if not isinstance(body.get("choices"), (list, dict)):
+            raise BadResponseError(
+                "the server's answer has no readable `choices` field",
+                code="no_choices",
+                body=body,
+                hint="check --base-url: it should point at an OpenAI-compatible API",
+            )
+        try:
+            return ChatCompletion.model_validate(body)
+        except ValidationError as exc:
+            raise unreadable(exc, body) from None
 
     def error_from_response(self, status: int, body: bytes, headers: dict[str, str]) -> APIStatusError:
         return error_for_status(
@@ -138,11 +157,54 @@ class DashScope:
         )
 
     def parse_models(self, body: Any) -> list[ModelInfo]:
-        data = body.get("data", []) if isinstance(body, dict) else []
-        return [ModelInfo.model_validate(m) for m in data if isinstance(m, dict) and "id" in m]
+        if isinstance(body, dict) and body.get("error") is not None:
+            raise error_from_event(body)
+        if not isinstance(body, (dict, list)):
+            raise not_json(body)
+        data = body.get("data") if isinstance(body, dict) else body
+        if not isinstance(data, list):
+            raise BadResponseError(
+                "the model list's `data` field is missing or not a list",
+                code="no_data",
+                body=body,
+                hint="check --base-url: it should point at an OpenAI-compatible API",
+            )
+        try:
+            return [ModelInfo.model_validate(m) for m in data if isinstance(m, dict) and _has_id(m)]
+        except ValidationError as exc:
+            raise unreadable(exc, body) from None
 
     def catalog(self) -> list[ModelInfo] | None:
         return None  # the server lists the models the key can use
+
+
+def not_json(body: Any) -> BadResponseError:
+    """The error for a 2xx answer that is not a JSON object: an HTML page is named as one."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    if isinstance(text, str) and looks_like_html(text):
+        return BadResponseError(f"the server sent {html_summary(text)}, {NOT_API}", body=body, hint=HTML_HINT)
+    shown = repr(text.strip()[:120]) if isinstance(text, str) else f"JSON {type(text).__name__}"
+    return BadResponseError(
+        f"the server answered with something that is not a JSON object: {shown}",
+        body=body,
+        hint="check --base-url: it should point at an OpenAI-compatible API",
+    )
+
+
+def _has_id(m: dict[str, Any]) -> bool:
+    return isinstance(m.get("id"), str) and bool(m["id"])
+
+
+def unreadable(exc: ValidationError, body: Any) -> BadResponseError:
+    """A field the CLI needs but cannot read, named."""
+    errs = exc.errors()
+    field = ".".join(str(x) for x in errs[0]["loc"]) if errs else "?"
+    why = errs[0]["msg"] if errs else "invalid"
+    return BadResponseError(
+        f"the server's answer has a field qwen cannot read: `{field}` ({why})",
+        body=body,
+        hint="the server may not be OpenAI-compatible; run with --debug to see the answer",
+    )
 
 
 if TYPE_CHECKING:  # the class describes itself as every provider must

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
-from qwen_cli.errors import APIStatusError, AuthenticationError, UsageError, error_from_event
+from qwen_cli.errors import APIStatusError, AuthenticationError, UsageError, error_from_event, loads_json
 from qwen_cli.providers.base import Capabilities, Credential, Region, RequestSpec, StreamItem
 from qwen_cli.providers.qwen_web_errors import (
     LOGIN,
@@ -47,6 +47,7 @@ from qwen_cli.types import (
     SearchSource,
     Usage,
 )
+from qwen_cli.utf8 import clean_text
 
 WEB_BASE_URL = "https://chat.qwen.ai"
 CHAT_PATH = "/api/chat/completions"
@@ -202,7 +203,7 @@ class QwenWeb:
         if not data:
             return StreamItem()
         try:
-            payload = json.loads(data)
+            payload = loads_json(data)
         except ValueError:
             if is_waf(data):
                 raise waf_error(None, data[:2000]) from None
@@ -251,8 +252,11 @@ class QwenWeb:
         return response_error(status, body, headers)
 
     def parse_models(self, body: Any) -> list[ModelInfo]:
-        data = body.get("data", []) if isinstance(body, dict) else []
-        return [ModelInfo.model_validate(m) for m in data if isinstance(m, dict) and "id" in m]
+        data = body.get("data") if isinstance(body, dict) else None
+        items = data if isinstance(data, list) else []
+        return [
+            ModelInfo.model_validate(m) for m in items if isinstance(m, dict) and isinstance(m.get("id"), str)
+        ]
 
     def catalog(self) -> list[ModelInfo] | None:
         return [ModelInfo(id=m, object="model", owned_by="qwen") for m in WEB_MODELS]
@@ -432,17 +436,17 @@ def _summary(extra: Any) -> str:
 
 
 def _str(v: Any) -> str:
-    return v if isinstance(v, str) else ""
+    return clean_text(v) if isinstance(v, str) else ""
 
 
 def _opt(v: Any) -> str | None:
-    return str(v) if v not in (None, "") else None
+    return clean_text(str(v)) if v not in (None, "") else None
 
 
 def _int(v: Any) -> int:
     try:
         return max(0, int(v))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # "lots", NaN, 1e400
         return 0
 
 

@@ -29,6 +29,7 @@ from qwen_cli.store.records import (
     usage_counts,
 )
 from qwen_cli.store.schema import MIGRATIONS
+from qwen_cli.utf8 import clean_text
 
 DB_NAME = "history.db"
 BUSY_TIMEOUT_S = 30.0
@@ -99,6 +100,16 @@ def _nearly_full(where: Path) -> bool:
     return st.f_bavail * st.f_frsize < 1 << 20
 
 
+class _Connection(sqlite3.Connection):
+    """The store's text rule, in one place for every statement: text that UTF-8 cannot encode
+    (a lone surrogate) is written with U+FFFD in its place rather than failing the write."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        if isinstance(parameters, (tuple, list)):
+            parameters = tuple(clean_text(p) if isinstance(p, str) else p for p in parameters)
+        return super().execute(sql, parameters)
+
+
 class Store:
     """The conversation store; open one per process (``Store.open()``), close it when done."""
 
@@ -124,7 +135,9 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():  # conversations are private: 0600 (WAL files follow it)
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-            self.db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            self.db = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, factory=_Connection
+            )
             self.db.row_factory = sqlite3.Row
             self.db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             self.db.execute("PRAGMA journal_mode = WAL")
