@@ -81,6 +81,7 @@ class ModelSpec:
 # id, context, max input (0: the context), max output, capabilities, CNY in/out, USD in/out, notes.
 # "think*" marks open-source Qwen3, which thinks unless told not to.
 _Row = tuple[str, int, int, int, str, tuple[float, float] | None, tuple[float, float] | None, str]
+_MT = "translation only (qwen translate)"
 _TABLE: list[_Row] = [
     ("qwen-max", 32_768, 30_720, 8_192, "search", (2.4, 9.6), (1.6, 6.4), ""),
     ("qwen-max-latest", 131_072, 129_024, 8_192, "search", (2.4, 9.6), (1.6, 6.4), ""),
@@ -116,6 +117,16 @@ _TABLE: list[_Row] = [
     ("qwen2.5-7b-instruct", 131_072, 129_024, 8_192, "", None, None, ""),
     ("qwen2.5-14b-instruct-1m", 1_000_000, 0, 8_192, "", None, None, ""),
     ("qwen2.5-7b-instruct-1m", 1_000_000, 0, 8_192, "", None, None, ""),
+    # Qwen-MT (qwen translate): 16,384 context, 8,192 in and out [DOC: model pages qwen-mt-turbo and
+    # qwen-mt-lite-us, 2026]. Prices: qwen-mt-turbo [DOC model page: Beijing $0.101/$0.28 = the
+    # zh page's ¥0.0007/¥0.00195 per 1K; Singapore $0.16/$0.49]; qwen-mt-plus [DOC zh page
+    # ¥0.0018/¥0.0054 per 1K; en page $2.46/$7.37]; qwen-mt-lite [DOC lite-us page $0.12/$0.36;
+    # CNY INF]; qwen-mt-flash [INF: priced as turbo]. The older 2,048-token limit of plus/turbo
+    # is gone [DOC].
+    ("qwen-mt-plus", 16_384, 8_192, 8_192, "", (1.8, 5.4), (2.46, 7.37), _MT),
+    ("qwen-mt-flash", 16_384, 8_192, 8_192, "", (0.7, 1.95), (0.16, 0.49), _MT),
+    ("qwen-mt-turbo", 16_384, 8_192, 8_192, "", (0.7, 1.95), (0.16, 0.49), _MT),
+    ("qwen-mt-lite", 16_384, 8_192, 8_192, "", (0.6, 1.6), (0.12, 0.36), _MT),
 ]
 
 

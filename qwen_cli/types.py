@@ -106,6 +106,7 @@ class ChatParams(_Strict):
     thinking_budget: int | None = None
     enable_search: bool | None = None
     json_mode: bool = False
+    translation_options: dict[str, Any] | None = None  # Qwen-MT: languages, terms, tm_list, domains
 
 
 class ChatRequest(_Strict):

@@ -19,7 +19,9 @@ request target (path plus query); otherwise the default handler answers (echo ch
 files, temporary upload, 401 without a key, 404 elsewhere). Like DashScope, the echo chat
 refuses (400) an ``oss://`` image sent without ``X-DashScope-OssResourceResolve: enable`` or
 never uploaded to ``/oss``, and a ``fileid://`` system message naming an unknown file; it
-appends ``[N image(s)]`` and ``[N file(s)]`` to the echo. Spec fields, all optional:
+appends ``[N image(s)]`` and ``[N file(s)]`` to the echo. A Qwen-MT request (``translation_options``
+or a ``qwen-mt-*`` model) refuses a system message or a second turn (400) and "translates" the
+user text by upper-casing it. Spec fields, all optional:
 
 ``status`` (200), ``headers`` (dict; a ``None`` value drops a default header), ``json``,
 ``body`` (str/bytes) with ``content_type``, ``sse`` (list of dicts sent as ``data: <json>``
@@ -1019,7 +1021,15 @@ class _Handler(BaseHTTPRequestHandler):
         prompt_tokens = max(1, sum(len(_text_of(m)) for m in req["messages"]) // 4)
         thinking = req.get("enable_thinking") is True
         reasoning = f"Thinking about: {user_text}" if thinking else ""
-        if model == "fake-long":
+        translating = "translation_options" in req or model.startswith("qwen-mt")
+        if translating:  # Qwen-MT: one user message, no system; "translates" by upper-casing
+            refused = _mt_refusal(req)
+            if refused:
+                self._send_json(400, error_body(refused, "invalid_parameter_error", None, rid), rid)
+                return
+        if translating:
+            pieces = split_text(user_text.upper())
+        elif model == "fake-long":
             pieces = long_pieces()
         else:
             answer = "echo: " + user_text + (f" [{images} image(s)]" if images else "")
@@ -1079,6 +1089,18 @@ class _Handler(BaseHTTPRequestHandler):
                         "to be valid. Ensure it is correctly formatted."
                     ), 0
         return None, files
+
+
+def _mt_refusal(req: dict[str, Any]) -> str | None:
+    """Why a Qwen-MT request is refused, like the service: a system message or several turns,
+    or ``translation_options`` without a target language."""
+    messages = req["messages"]
+    if any(isinstance(m, dict) and m.get("role") == "system" for m in messages) or len(messages) != 1:
+        return "<400> InternalError.Algo.InvalidParameter: Qwen-MT takes one user message, no system message"
+    opts = req.get("translation_options")
+    if not isinstance(opts, dict) or not opts.get("target_lang"):
+        return "<400> InternalError.Algo.InvalidParameter: translation_options.target_lang is required"
+    return None
 
 
 def _model(name: str) -> dict[str, Any]:

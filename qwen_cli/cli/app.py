@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "history": ("qwen_cli.cli.history", "app", True),
     "auth": ("qwen_cli.cli.auth", "app", True),
     "models": ("qwen_cli.cli.models", "app", True),
+    "translate": ("qwen_cli.cli.translate", "translate", False),
 }
 # The one-line help `qwen --help` shows for each; tests/test_cli_app.py keeps it in step with
 # the commands' own docstrings.
@@ -35,6 +36,7 @@ SUMMARIES: dict[str, str] = {
     "history": "List the kept conversations, most recent first.",
     "auth": "Log in, check the key in use, log out.",
     "models": "List the models your key can use: limits, capabilities, prices.",
+    "translate": "Translate a text or a document with Qwen-MT.",
 }
 
 

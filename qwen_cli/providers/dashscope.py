@@ -228,7 +228,7 @@ def chat_body(req: ChatRequest) -> dict[str, Any]:
         if value is not None and value != []:
             body[name] = value
     # DashScope extras travel at the top level (the OpenAI SDK's extra_body).
-    for name in ("enable_thinking", "thinking_budget", "enable_search"):
+    for name in ("enable_thinking", "thinking_budget", "enable_search", "translation_options"):
         value = getattr(p, name)
         if value is not None:
             body[name] = value
