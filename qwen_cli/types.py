@@ -46,7 +46,6 @@ class ImageURL(_Strict):
 class ImagePart(_Strict):
     type: Literal["image_url"] = "image_url"
     image_url: ImageURL
-    cache_control: CacheControl | None = None  # the marker may follow an image (qwen3-vl-plus)
 
 
 ContentPart = TextPart | ImagePart
@@ -119,7 +118,7 @@ class ChatRequest(_Strict):
     def cache_marked(self) -> bool:
         """Some content carries a ``cache_control`` marker: a cache hit is then an explicit one."""
         return any(
-            p.cache_control is not None
+            isinstance(p, TextPart) and p.cache_control is not None
             for m in self.messages
             if not isinstance(m.content, str)
             for p in m.content

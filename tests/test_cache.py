@@ -316,3 +316,17 @@ def test_slash_think_budget_in_chat(run_cli, cn: FakeServer) -> None:
     assert first["thinking_budget"] == 300 and first["enable_thinking"] is True
     assert "thinking_budget" not in second and second["enable_thinking"] is False
     assert "qwen: error: qwen-max cannot think, so a thinking budget does not apply to it" in r.err
+
+
+def test_a_message_with_images_is_marked_on_its_last_text() -> None:
+    from qwen_cli.types import ImagePart, ImageURL
+
+    img = ImagePart(image_url=ImageURL(url="oss://dir/x.png"))
+    msgs = [Message(role="system", content=LONG), Message(role="user", content=[TextPart(text="what?"), img])]
+    got = cache_marked(msgs)
+    assert got[1].model_dump(exclude_none=True)["content"] == [
+        {"type": "text", "text": "what?", "cache_control": {"type": "ephemeral"}},
+        {"type": "image_url", "image_url": {"url": "oss://dir/x.png"}},
+    ]
+    only_images = [Message(role="system", content=LONG), Message(role="user", content=[img])]
+    assert cache_marked(only_images)[1] == only_images[1]

@@ -70,7 +70,7 @@ def cache_marked(messages: Sequence[Message]) -> list[Message]:
     the context-cache docs, so each turn hits the cache the turn before wrote. A marker goes
     only where the prefix it ends is long enough to be cached (``CACHE_MIN_TOKENS``, estimated);
     only the last ``CACHE_MAX_MARKERS`` are kept. A marked message's content takes the list
-    form, its last part carrying the marker; the others are left as they are.
+    form, its last text part carrying the marker; the others are left as they are.
     """
     from qwen_cli.catalog import CACHE_MAX_MARKERS, CACHE_MIN_TOKENS
     from qwen_cli.conversation import message_tokens
@@ -92,12 +92,14 @@ def cache_marked(messages: Sequence[Message]) -> list[Message]:
 
 
 def _marked(m: Message) -> Message:
+    """``m`` with the marker on its last text part (a message of images only is left as it is)."""
     from qwen_cli.types import CacheControl, ContentPart, TextPart
 
     parts: list[ContentPart] = [TextPart(text=m.content)] if isinstance(m.content, str) else list(m.content)
-    if not parts:
+    last = next((i for i in reversed(range(len(parts))) if isinstance(parts[i], TextPart)), None)
+    if last is None:
         return m
-    parts[-1] = parts[-1].model_copy(update={"cache_control": CacheControl()})
+    parts[last] = parts[last].model_copy(update={"cache_control": CacheControl()})
     return m.model_copy(update={"content": parts})
 
 
