@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qwen_cli.types import Usage
 
 DEFAULT_CONTEXT = 32_768
 DEFAULT_MAX_OUTPUT = 8_192
@@ -201,13 +204,139 @@ def supports_vision(model: str) -> bool:
     return lookup(model).vision
 
 
-def cost(model: str, prompt_tokens: int, completion_tokens: int, region: str) -> str | None:
-    """``~¥0.0031`` (Beijing) or ``~$0.0012`` (elsewhere), or ``None`` when the price is unknown."""
-    price = lookup(model).price(region)
-    if price is None:
-        return None
-    p_in, p_out, _code, symbol = price
-    amount = (prompt_tokens * p_in + completion_tokens * p_out) / 1_000_000
+# --------------------------------------------------------------------------- pricing what was reported
+
+# Context cache rates, as a share of the input price [DOC-CC: help.aliyun.com document 2862577,
+# https://www.alibabacloud.com/help/en/model-studio/context-cache; ../shared/protocol/dashscope-more.md (c)4]:
+# tokens written to the explicit cache cost 125 %, explicit hits 10 %, implicit hits 20 %.
+CACHE_WRITE_RATE = 1.25
+EXPLICIT_HIT_RATE = 0.10
+IMPLICIT_HIT_RATE = 0.20
+CACHE_MIN_TOKENS = 1024  # the shortest prefix the explicit cache keeps [DOC-CC]
+CACHE_MAX_MARKERS = 4  # markers a request may carry; beyond that only the last four count [DOC-CC]
+
+# Models with an explicit cache (cache_control markers), by region [DOC-CC, 2026]; the others
+# (qwen-max, the VL models, ...) only hit the implicit cache. "cn" is the Beijing list; the
+# international list serves "intl" and, unlisted in the docs, "us" [INF].
+_EXPLICIT_CACHE: dict[str, tuple[str, ...]] = {
+    "qwen3-max": ("cn", "intl", "us"),
+    "qwen3.5-plus": ("cn", "intl", "us"),
+    "qwen-plus": ("cn", "intl", "us"),
+    "qwen-plus-latest": ("cn", "intl", "us"),
+    "qwen3.5-flash": ("cn", "intl", "us"),
+    "qwen-flash": ("cn", "intl", "us"),
+    "qwen3-coder-plus": ("cn", "intl", "us"),
+    "qwen3-coder-flash": ("cn", "intl", "us"),
+    "qwen3-vl-plus": ("cn",),
+}
+
+# Output price per million tokens when the answer thought, where it differs from the plain output
+# price (CNY, USD). Source: Alibaba Cloud Model Studio pricing pages (qwen-plus: "thinking mode"
+# output ¥8 / $4) [DOC, not re-checked from this project]; every other model is priced at its
+# output price, as the protocol notes say of reasoning tokens [dashscope-more.md].
+_THINKING_OUTPUT: dict[str, tuple[float, float]] = {
+    "qwen-plus": (8.0, 4.0),
+    "qwen-plus-latest": (8.0, 4.0),
+}
+
+# Web search fees per 1,000 searches by strategy (CNY, USD) [DOC, billing since 2026-02-27, via
+# dashscope-more.md]: turbo ¥3 and max ¥4 (Chinese mainland only), agent ¥4 / ≈¥73.39 a thousand
+# internationally, shown here in USD at ≈ 7.1 CNY to the dollar [INF].
+SEARCH_FEES: dict[str, tuple[float | None, float | None]] = {
+    "turbo": (3.0, None),
+    "max": (4.0, None),
+    "agent": (4.0, 73.39 / 7.1),
+}
+
+
+def explicit_cache(model: str, region: str | None) -> bool:
+    """Does ``model`` take ``cache_control`` markers in DashScope ``region``?"""
+    if region is None:
+        return False
+    spec = lookup(model)
+    key = spec.id.lower().rsplit("/", 1)[-1]
+    m = _SNAPSHOT.match(key)
+    regions = _EXPLICIT_CACHE.get(key) or (_EXPLICIT_CACHE.get(m.group("base"), ()) if m else ())
+    return region in regions
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What an answer (or several) cost, and what it would have cost with no cache at all."""
+
+    amount: float
+    uncached: float  # the same tokens at the plain input price
+    symbol: str
+
+    @property
+    def saved(self) -> float:
+        return self.uncached - self.amount
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(self.amount + other.amount, self.uncached + other.uncached, self.symbol)
+
+    def text(self) -> str:
+        """``~¥0.0031``, then ``saved ~¥0.0120 by cache`` (or what writing the cache added)."""
+        out = _money(self.amount, self.symbol)
+        if self.saved >= 0.00005:
+            out += f" · saved {_money(self.saved, self.symbol)} by cache"
+        elif self.saved <= -0.00005:
+            out += f" · cache write +{_money(-self.saved, self.symbol).lstrip('~')}"
+        return out
+
+
+def _money(amount: float, symbol: str) -> str:
     if amount < 0.0001:
         return f"<{symbol}0.0001"
     return f"~{symbol}{amount:.4f}" if amount < 1 else f"~{symbol}{amount:.2f}"
+
+
+def price_usage(model: str, usage: Usage, region: str, *, explicit: bool = False) -> Cost | None:
+    """The cost of what the server reported, each kind of token at its own rate, or ``None``
+    when the model's price in ``region`` is unknown.
+
+    Input: cache writes at 125 %, hits at 10 % (``explicit``: the request carried markers) or
+    20 % (implicit), the rest at the input price; a search at its strategy's fee when the
+    usage says one ran. Output: at the thinking-mode price when the answer reasoned.
+    """
+    price = lookup(model).price(region)
+    if price is None:
+        return None
+    p_in, p_out, code, symbol = price
+    hit = max(usage.cached_tokens or 0, 0)
+    written = max(usage.cache_creation_tokens or 0, 0)
+    plain = max(usage.prompt_tokens - hit - written, 0)
+    hit_rate = EXPLICIT_HIT_RATE if explicit else IMPLICIT_HIT_RATE
+    cost_in = (plain + written * CACHE_WRITE_RATE + hit * hit_rate) * p_in
+    if usage.reasoning_tokens:
+        thinking = _THINKING_OUTPUT.get(lookup(model).id.lower().rsplit("/", 1)[-1])
+        if thinking is not None:
+            p_out = thinking[0] if code == "CNY" else thinking[1]
+    cost_out = usage.completion_tokens * p_out
+    fees = _search_fee(usage, code)
+    amount = (cost_in + cost_out) / 1_000_000 + fees
+    uncached = (usage.prompt_tokens * p_in + cost_out) / 1_000_000 + fees
+    return Cost(amount, uncached, symbol)
+
+
+def _search_fee(usage: Usage, code: str) -> float:
+    """The web search fee, when the usage names the searches and their strategy (``usage.plugins``,
+    native protocol [DOC]; its inner shape is [INF]: ``{"search": {"count": N, "strategy": S}}``)."""
+    plugins = (usage.model_extra or {}).get("plugins")
+    search = plugins.get("search") if isinstance(plugins, dict) else None
+    if not isinstance(search, dict):
+        return 0.0
+    count, strategy = search.get("count"), search.get("strategy")
+    fees = SEARCH_FEES.get(str(strategy).lower()) if strategy else None
+    if not isinstance(count, int) or isinstance(count, bool) or count <= 0 or fees is None:
+        return 0.0
+    fee = fees[0] if code == "CNY" else fees[1]
+    return count * fee / 1000 if fee is not None else 0.0
+
+
+def cost(model: str, prompt_tokens: int, completion_tokens: int, region: str) -> str | None:
+    """``~¥0.0031`` (Beijing) or ``~$0.0012`` (elsewhere), or ``None`` when the price is unknown."""
+    from qwen_cli.types import Usage
+
+    got = price_usage(model, Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens), region)
+    return got.text() if got is not None else None

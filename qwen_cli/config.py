@@ -37,6 +37,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "connect_timeout": ("QWEN_CONNECT_TIMEOUT",),
     "max_retries": ("QWEN_MAX_RETRIES",),
     "oss_endpoint": ("QWEN_WEB_OSS_ENDPOINT",),
+    "cache_control": ("QWEN_CACHE_CONTROL",),
 }
 
 
@@ -84,6 +85,7 @@ class Settings:
     dashscope_region: str | None = None
     key_required: bool = False  # refuse to send without the provider's credentials
     oss_endpoint: str | None = None
+    cache_control: bool = True  # mark chats for DashScope's explicit context cache
     config_dir: Path = field(default_factory=Path)
     sources: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # for the command line to show on stderr
@@ -229,6 +231,10 @@ def resolve(
                 ) from exc
             s.sources[name] = got[1]
 
+    got = pick("cache_control")
+    if got:
+        s.cache_control, s.sources["cache_control"] = _flag(got[0], "cache_control", got[1]), got[1]
+
     from qwen_cli.providers import PROVIDERS, provider_class
 
     stored_all = credentials.load(cdir)
@@ -304,6 +310,20 @@ def dashscope_region(provider: str, base_url: str, region_urls: Mapping[str, str
     from qwen_cli.providers import provider_class, region_of
 
     return region_of(provider_class(provider).regions, base_url, region_urls)
+
+
+def _flag(value: Any, name: str, source: str) -> bool:
+    """A yes/no setting: a TOML boolean, or on/off words in the environment."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(
+        f"{name} must be true or false, got {value!r} (from {source})", hint="use true or false"
+    )
 
 
 def _pick_env(

@@ -360,8 +360,10 @@ def format_footer(
         parts.append(f"{usage.total_tokens} total")
         if usage.reasoning_tokens is not None:
             parts.append(f"reasoning {usage.reasoning_tokens}")
-        if usage.cached_tokens is not None:
+        if usage.cached_tokens:  # "cached 0" says nothing
             parts.append(f"cached {usage.cached_tokens}")
+        if usage.cache_creation_tokens:
+            parts.append(f"cache write {usage.cache_creation_tokens}")
     parts.append(f"{elapsed:.2f}s")
     if usage is not None and usage.completion_tokens > 0:
         # Speed over the answer's streaming time when known, else over the whole request.

@@ -35,9 +35,16 @@ class _Strict(BaseModel):
 # --------------------------------------------------------------------------- request
 
 
+class CacheControl(_Strict):
+    """Marks the end of a prefix for DashScope's explicit context cache; only ``ephemeral`` exists."""
+
+    type: Literal["ephemeral"] = "ephemeral"
+
+
 class TextPart(_Strict):
     type: Literal["text"] = "text"
     text: str
+    cache_control: CacheControl | None = None
 
 
 class ImageURL(_Strict):
@@ -115,6 +122,16 @@ class ChatRequest(_Strict):
     stream: bool = True
     params: ChatParams = Field(default_factory=ChatParams)
     headers: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def cache_marked(self) -> bool:
+        """Some content carries a ``cache_control`` marker: a cache hit is then an explicit one."""
+        return any(
+            isinstance(p, TextPart) and p.cache_control is not None
+            for m in self.messages
+            if not isinstance(m.content, str)
+            for p in m.content
+        )
 
 
 # --------------------------------------------------------------------------- response

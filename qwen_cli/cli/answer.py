@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from qwen_cli.config import Settings
     from qwen_cli.engine.events import ToolCall, Trimmed
     from qwen_cli.engine.reply import Reply
-    from qwen_cli.types import AnswerResult, ChatRequest, Message
+    from qwen_cli.types import AnswerResult, ChatRequest, Message, Usage
 
 __all__ = ["Output", "build_request", "client_for", "run", "settings_for", "show"]
 
@@ -187,6 +187,8 @@ def _show(reply: Reply, out: Output) -> AnswerResult:
                 calls.append(e)
             elif isinstance(e, ev.Trimmed):
                 _trimmed(e, out)
+            elif isinstance(e, ev.Notice):
+                render.print_notice(e.text, err=sys.stderr, color=out.color_err)
     except KeyboardInterrupt:
         if not reply.opened:
             raise
@@ -214,7 +216,7 @@ def _show(reply: Reply, out: Output) -> AnswerResult:
             usage=ans.usage,
             elapsed=ans.elapsed,
             first_token_at=ans.first_token_at,
-            cost=_cost(ans, out.price_region),
+            cost=cost_text([(ans.model, ans.usage, reply.request.cache_marked)], out.price_region),
         )
         render.print_footer(line, err=sys.stderr, color=out.color_err)
     return ans
@@ -251,9 +253,21 @@ def _silence_stdout() -> None:
         os.close(devnull)
 
 
-def _cost(ans: AnswerResult, region: str | None) -> str | None:
-    if region is None or ans.usage is None:
+def cost_text(answers: Iterable[tuple[str, Usage | None, bool]], region: str | None) -> str | None:
+    """What ``answers`` cost (``~¥0.0031 · saved ~¥0.0120 by cache``), each priced from what its
+    server reported (:func:`qwen_cli.catalog.price_usage`); ``None`` for an unpriced server or
+    when a price or a usage is unknown. Each answer is ``(model, usage, the request carried
+    cache markers)``. The footer prices one answer, ``/usage`` a conversation's."""
+    if region is None:
         return None
     from qwen_cli import catalog
 
-    return catalog.cost(ans.model, ans.usage.prompt_tokens, ans.usage.completion_tokens, region)
+    total: catalog.Cost | None = None
+    for model, usage, explicit in answers:
+        if usage is None:
+            return None
+        cost = catalog.price_usage(model, usage, region, explicit=explicit)
+        if cost is None:
+            return None
+        total = cost if total is None else total + cost
+    return total.text() if total is not None else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from qwen_cli.cli.chat_session import ChatSession, write_out
 from qwen_cli.cli.report import notice
@@ -18,6 +18,7 @@ from qwen_cli.repl import Command
 
 if TYPE_CHECKING:
     from qwen_cli.store import Exchange, Message
+    from qwen_cli.types import Usage
 
 
 def _on_off(name: str, arg: str, current: bool | None) -> bool | None:
@@ -64,6 +65,8 @@ def history_lines(exchanges: list[Exchange], start: int = 1, width: int | None =
 
 
 def usage_line(s: ChatSession) -> str:
+    from qwen_cli.cli.answer import cost_text
+
     answers = [ex.answer for ex in s.exchanges if ex.answer is not None]
     known = [a for a in answers if a.usage]
     p = sum(a.prompt_tokens or 0 for a in known)
@@ -77,27 +80,38 @@ def usage_line(s: ChatSession) -> str:
     parts.append(f"{total:,} total")
     if reasoning:
         parts.append(f"reasoning {reasoning:,}")
-    region = s.out.price_region
-    if region is not None and known:
-        prices = [_price(a.model or s.model, region) for a in known]
-        if all(prices):
-            amount = sum(
-                ((a.prompt_tokens or 0) * pr[0] + (a.completion_tokens or 0) * pr[1]) / 1_000_000
-                for a, pr in zip(known, prices, strict=True)
-                if pr
-            )
-            parts.append(f"~{'¥' if region == 'cn' else '$'}{amount:.4f}")
+    counts = [_usage(a.usage) for a in known]
+    cached = sum(u.cached_tokens or 0 for u in counts)
+    written = sum(u.cache_creation_tokens or 0 for u in counts)
+    if cached:
+        parts.append(f"cached {cached:,}")
+    if written:
+        parts.append(f"cache write {written:,}")
+    cost = cost_text(
+        [
+            (a.model or s.model, u, bool(a.options.get("cache_control")))
+            for a, u in zip(known, counts, strict=True)
+        ],
+        s.out.price_region,
+    )
+    if cost is not None and known:
+        parts.append(cost)
     if len(known) < len(answers):
         missing = len(answers) - len(known)
         parts.append(f"{missing} answer{'s' if missing != 1 else ''} without usage reported")
     return " · ".join(parts)
 
 
-def _price(model: str, region: str) -> tuple[float, float] | None:
-    from qwen_cli import catalog
+def _usage(data: dict[str, Any] | None) -> Usage:
+    """A stored usage object; one we cannot read counts as nothing reported."""
+    from pydantic import ValidationError
 
-    spec = catalog.lookup(model)
-    return spec.price_cny if region == "cn" else spec.price_usd
+    from qwen_cli.types import Usage
+
+    try:
+        return Usage.model_validate(data or {})
+    except ValidationError:
+        return Usage()
 
 
 def all_messages(s: ChatSession) -> list[Message]:
@@ -141,11 +155,24 @@ def build(s: ChatSession, help_lines: Callable[[], list[str]]) -> list[Command]:
         say("system prompt cleared" if arg == "-" else "system prompt set for the next turns")
 
     def think(arg: str) -> None:
+        from qwen_cli import catalog
+        from qwen_cli.engine.request import Sampling, thinking_note
+
+        if arg.strip().lstrip("+-").isdigit():  # /think N: a budget, which turns thinking on
+            budget = int(arg)
+            if budget < 1:
+                raise UsageError(f"/think takes a positive budget, not {arg}", hint="/think 2000")
+            thinking_note(catalog.lookup(s.model), Sampling(thinking_budget=budget))  # refused if it cannot
+            s.think, s.think_budget = True, budget
+            say(f"thinking on, at most {budget:,} tokens")
+            return
         value = _on_off("think", arg, s.think)
         if value is None:
-            write_out("thinking: " + {True: "on", False: "off", None: "the model's default"}[s.think])
+            state = {True: "on", False: "off", None: "the model's default"}[s.think]
+            limit = f" (budget {s.think_budget:,} tokens)" if s.think and s.think_budget else ""
+            write_out(f"thinking: {state}{limit}")
             return
-        s.think = value
+        s.think, s.think_budget = value, None
         say(f"thinking {'on' if value else 'off'}")
 
     def search(arg: str) -> None:
@@ -231,7 +258,13 @@ def build(s: ChatSession, help_lines: Callable[[], list[str]]) -> list[Command]:
         Command("/new", "start a fresh conversation", new),
         Command("/model", "switch model (no name: show it)", model, "NAME", choices=models),
         Command("/system", "set the system prompt (no text: show it; - clears it)", system, "TEXT"),
-        Command("/think", "turn thinking on or off", think, "on|off", choices=("on", "off")),
+        Command(
+            "/think",
+            "turn thinking on or off, or on with a budget of N tokens",
+            think,
+            "on|off|N",
+            choices=("on", "off"),
+        ),
         Command("/search", "turn web search on or off", search, "on|off", choices=("on", "off")),
         Command(
             "/attach",

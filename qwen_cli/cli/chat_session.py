@@ -86,6 +86,10 @@ class ChatSession(Session):
             sampling=ask.sampling(),
             view=FilesShown(out),
             display=self._show,
+            # the explicit cache pays off from the second turn: a chat, or `complete -c`
+            cache=settings.cache_control
+            and not ask.no_cache_control
+            and (source == "chat" or conversation is not None),
         )
 
     def _show(self, reply: Reply) -> AnswerResult:

@@ -106,6 +106,41 @@ Think = Annotated[
         rich_help_panel=SAMPLING,
     ),
 ]
+
+
+def _tokens(value: str) -> int:
+    """``--think-budget N``: a positive whole number of tokens, refused in our own words otherwise."""
+    hint = "a positive number of tokens, e.g. --think-budget 2000"
+    try:
+        n = int(value.strip().replace("_", ""))
+    except ValueError:
+        raise UsageError(
+            f"--think-budget must be a positive whole number (got {value!r})", hint=hint
+        ) from None
+    return _in_range("--think-budget", 1, INT32_MAX, hint)(n) or n
+
+
+ThinkBudget = Annotated[
+    Optional[int],
+    typer.Option(
+        "--think-budget",
+        metavar="N",
+        parser=_tokens,
+        help="Most tokens to think for (thinking_budget); implies --think.",
+        rich_help_panel=SAMPLING,
+    ),
+]
+NoCacheControl = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache-control",
+        help=(
+            "Do not mark the conversation for DashScope's explicit context cache "
+            "[config cache_control = false, env QWEN_CACHE_CONTROL=0]."
+        ),
+        rich_help_panel=SAMPLING,
+    ),
+]
 Search = Annotated[
     bool,
     typer.Option("--search", help="Let the model search the web (enable_search).", rich_help_panel=SAMPLING),
@@ -220,6 +255,8 @@ class Ask:
     seed: int | None = None
     stop: list[str] | None = None
     think: bool | None = None
+    think_budget: int | None = None
+    no_cache_control: bool = False
     search: bool = False
     json_mode: bool = False
     no_stream: bool = False
@@ -238,6 +275,11 @@ class Ask:
         """How to ask, for the engine."""
         from qwen_cli.engine.request import Sampling
 
+        if self.think_budget is not None and self.think is False:
+            raise UsageError(
+                "--think-budget asks for thinking, --no-think turns it off",
+                hint="give one of them, not both",
+            )
         return Sampling(
             temperature=self.temperature,
             top_p=self.top_p,
@@ -245,6 +287,7 @@ class Ask:
             seed=self.seed,
             stop=self.stop,
             think=self.think,
+            thinking_budget=self.think_budget,
             search=self.search,
             json_mode=self.json_mode,
             no_stream=self.no_stream,

@@ -29,6 +29,13 @@ class Trimmed:
 
 
 @dataclass(frozen=True, slots=True)
+class Notice:
+    """Before sending: a one-line warning about the request (``--think`` on a model that cannot)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class ReasoningText:
     text: str
 
@@ -75,4 +82,4 @@ class ToolResult:
     content: str
 
 
-Event = Union[Trimmed, ReasoningText, AnswerText, Sources, UsageReport, Finish, ToolCall, ToolResult]
+Event = Union[Trimmed, Notice, ReasoningText, AnswerText, Sources, UsageReport, Finish, ToolCall, ToolResult]

@@ -105,6 +105,7 @@ class Session:
         sampling: Sampling | None = None,
         view: FileView | None = None,
         display: Display = drain,
+        cache: bool = False,
     ) -> None:
         self.client, self.settings, self.display = client, settings, display
         self.store, self.source, self.log = store, source, log and store is not None
@@ -114,7 +115,10 @@ class Session:
         self.model = model or (conversation.model if conversation else None) or settings.model
         self.system = system if system is not None else (conversation.system if conversation else None)
         self.think = self.sampling.think
+        self.think_budget = self.sampling.thinking_budget
         self.search = self.sampling.search
+        self.cache = cache  # mark the prefix for the explicit cache where the model has one
+        self._warned: set[str] = set()  # models already warned about (once each)
         self.files = ChatFiles(client, settings, view)
         self._memory_ids = 0
         if conversation is not None and store is not None:
@@ -126,7 +130,9 @@ class Session:
 
     def turn_sampling(self) -> Sampling:
         """The sampling options of the next turn (``/think`` and ``/search`` included)."""
-        return dataclasses.replace(self.sampling, think=self.think, search=self.search)
+        return dataclasses.replace(
+            self.sampling, think=self.think, thinking_budget=self.think_budget, search=self.search
+        )
 
     def options(self) -> dict[str, Any]:
         """The sampling options of the next turn, as stored with each message."""
@@ -163,8 +169,10 @@ class Session:
         messages built, earlier images read again. On error nothing is written or sent, and
         the attachments stay pending for the next try."""
         from qwen_cli import catalog
+        from qwen_cli.engine.request import thinking_note
 
         spec = catalog.lookup(self.model)
+        thinking_note(spec, self.turn_sampling())  # a budget the model cannot use: nothing written
         if not self._with_files():
             from qwen_cli.types import Message as Wire
 
@@ -196,8 +204,11 @@ class Session:
 
         if not self.exchanges:
             raise UsageError("nothing to retry yet", hint="send a message first")
+        from qwen_cli.engine.request import thinking_note
+
         ex = self.exchanges[-1]
         spec = catalog.lookup(self.model)
+        thinking_note(spec, self.turn_sampling())
         if has_files(self.exchanges):
             budget = self.files.budget()
             new = self.files.wire(ex.user.content, ex.user.attachments, spec, budget)
@@ -222,9 +233,9 @@ class Session:
 
     def _answer(self, ex: Exchange, turn: Prepared) -> AnswerResult:
         """Fit the turn into the model's input limit, send it through the display, store the answer."""
-        from qwen_cli import conversation
-        from qwen_cli.engine.events import Trimmed
-        from qwen_cli.engine.request import build_request
+        from qwen_cli import catalog, conversation
+        from qwen_cli.engine.events import Event, Notice, Trimmed
+        from qwen_cli.engine.request import build_request, thinking_note
         from qwen_cli.store import NewMessage
         from qwen_cli.types import AnswerResult
 
@@ -234,12 +245,19 @@ class Session:
         )
         preamble = self.files.files_message(self.exchanges, spec) if turn.files else []
         plan = conversation.plan(self.system, turn.turns, turn.new, budget=budget, preamble=preamble)
-        before = []
+        before: list[Event] = []
+        sampling = self.turn_sampling()
+        note = thinking_note(spec, sampling)
+        if note is not None and spec.id not in self._warned:
+            self._warned.add(spec.id)
+            before.append(Notice(note))
         if plan.left_out:
             before.append(
                 Trimmed(spec.id, plan.left_out, plan.tokens, budget, spec.context, spec.input_limit)
             )
-        req = build_request(self.client, spec, plan.messages, self.turn_sampling())
+        cache = self.cache and catalog.explicit_cache(spec.id, self.settings.dashscope_region)
+        req = build_request(self.client, spec, plan.messages, sampling, cache=cache)
+        options = self.options() | ({"cache_control": True} if req.cache_marked else {})
         if turn.files:
             from qwen_cli import attachments
 
@@ -252,7 +270,7 @@ class Session:
         except KeyboardInterrupt:  # while connecting (or while the display ended): keep what came
             ans = reply.end(interrupted=True)
         msg = NewMessage.of_result(
-            ans, error=_scrubbed(ans.error), model=self.model, options=self.options(), left_out=plan.left_out
+            ans, error=_scrubbed(ans.error), model=self.model, options=options, left_out=plan.left_out
         )
         with held_interrupts():
             ex.answer = self._save(msg)
