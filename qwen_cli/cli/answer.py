@@ -261,10 +261,11 @@ def _cut(ans: AnswerResult, max_tokens: int | None, out: Output, in_chat: bool) 
     if ans.finish_reason != "length":
         hint = "rephrasing the question may help"
     elif in_chat:
-        hint = "/continue asks the model to go on from where it stopped"
+        hint = "/continue asks the model to go on"
+    elif max_tokens:
+        hint = "raise --max-tokens, or qwen chat -c then /continue"
     else:
-        more = "a larger --max-tokens leaves it room" if max_tokens else "ask for less at once"
-        hint = f"{more}; in qwen chat -c, /continue asks the model to go on"
+        hint = "qwen chat -c then /continue asks the model to go on"
     notice(f"hint: {hint}", color=out.color_err, style="dim")
 
 
