@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 
 class Renderer(Protocol):
+    @property
+    def shows_reasoning(self) -> bool: ...  # thinking is drawn (else dropped)
     def reasoning(self, text: str) -> None: ...
     def content(self, text: str) -> None: ...
     def sources(self, items: list[SearchSource]) -> None: ...
@@ -47,6 +49,8 @@ class PlainRenderer:
 
     On a terminal (``--no-color``) the deltas have their control characters made visible.
     """
+
+    shows_reasoning = False
 
     def __init__(self, *, out: TextIO, err: TextIO) -> None:
         self._out, self._err = out, err
@@ -159,6 +163,10 @@ class MarkdownRenderer:
         self._reasoning_open, self._reasoning_ended_line = False, True
         self._sources: list[SearchSource] = []
         self.blocks_printed = 0
+
+    @property
+    def shows_reasoning(self) -> bool:
+        return self._show_reasoning
 
     def reasoning(self, text: str) -> None:
         if not text or not self._show_reasoning or self._live is not None:
@@ -350,11 +358,22 @@ def format_footer(
     elapsed: float,
     first_token_at: float | None = None,
     cost: str | None = None,
+    ending: str | None = None,
+    output_closed: bool = False,
 ) -> str:
-    """One plain line: model, token counts, time, speed, cost; only numbers the server gave."""
+    """One plain line: model, token counts, time, speed, cost; only numbers the server gave.
+
+    ``ending``: how a cut answer ended (``types.cut_note``); ``output_closed``: qwen stopped
+    reading because stdout's reader went away, so a missing usage is not the server's doing.
+    """
     parts = [model]
+    if output_closed:
+        parts.append("qwen stopped reading (output closed)")
+    if ending is not None:
+        parts.append(ending)
     if usage is None:
-        parts.append("usage not reported by the server")
+        if not output_closed:
+            parts.append("usage not reported by the server")
     else:
         parts += [f"{usage.prompt_tokens} in", f"{usage.completion_tokens} out"]
         parts.append(f"{usage.total_tokens} total")

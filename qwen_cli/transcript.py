@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from qwen_cli.store.records import Conversation, Message
+from qwen_cli.types import cut_note
 
 
 def local_time(ts: float) -> str:
@@ -24,7 +25,7 @@ def status_note(m: Message) -> str:
         return "interrupted (Ctrl-C): partial answer"
     if m.status == "error":
         return f"error: {m.error or 'unknown'}" + (": partial answer" if m.content else "")
-    return ""
+    return cut_note(m.finish_reason, (m.options or {}).get("max_tokens")) or ""
 
 
 def to_markdown(conv: Conversation, messages: Sequence[Message]) -> str:

@@ -583,6 +583,20 @@ class AnswerResult:
         }
 
 
+def cut_note(finish_reason: str | None, max_tokens: int | None = None) -> str | None:
+    """How an answer that did not end by itself ended, in words; ``None`` when it did.
+
+    ``length``: the token limit cut it (``--max-tokens`` when one was set, else the model's own
+    output limit); ``content_filter``: the provider's filter stopped it. The one rule behind the
+    stderr note, the footer, ``/history`` and ``qwen history show``.
+    """
+    if finish_reason == "length":
+        return f"cut at --max-tokens {max_tokens}" if max_tokens else "cut at the model's output limit"
+    if finish_reason == "content_filter":
+        return "stopped by the content filter"
+    return None
+
+
 def result_of(c: ChatCompletion) -> AnswerResult:
     """A whole (non-streamed) response as the one result type."""
     msg = c.choices[0].message if c.choices else AssistantMessage()

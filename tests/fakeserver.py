@@ -16,7 +16,8 @@ Stdlib only, so it runs under any Python without the project installed. Two ways
 
 A request takes the first queued *spec* whose ``match`` is absent or a substring of its
 request target (path plus query); otherwise the default handler answers (echo chat, models,
-files, temporary upload, 401 without a key, 404 elsewhere). Like DashScope, the echo chat
+files, temporary upload, 401 without a key, 404 elsewhere); the echo stops after ``max_tokens``
+pieces with ``finish_reason: "length"``. Like DashScope, the echo chat
 refuses (400) an ``oss://`` image sent without ``X-DashScope-OssResourceResolve: enable`` or
 never uploaded to ``/oss``, and a ``fileid://`` system message naming an unknown file; it
 appends ``[N image(s)]`` and ``[N file(s)]`` to the echo. A Qwen-MT request (``translation_options``
@@ -1035,6 +1036,10 @@ class _Handler(BaseHTTPRequestHandler):
             answer = "echo: " + user_text + (f" [{images} image(s)]" if images else "")
             answer += f" [{files} file(s)]" if files else ""
             pieces = split_text(answer)
+        finish = "stop"
+        limit = req.get("max_tokens")
+        if isinstance(limit, int) and 0 < limit < len(pieces):  # one piece a token, as counted
+            pieces, finish = pieces[:limit], "length"
         delay = 0.05 if model == "fake-slow" else 0.0
         cid = f"chatcmpl-{rid}"
         if req.get("stream") is True:
@@ -1046,6 +1051,7 @@ class _Handler(BaseHTTPRequestHandler):
                 reasoning_pieces=split_text(reasoning),
                 include_usage=include_usage,
                 id=cid,
+                finish_reason=finish,
                 prompt_tokens=prompt_tokens,
             )
             data = [_sse_bytes(e) for e in events] + [b"data: [DONE]\n\n"]
@@ -1057,6 +1063,7 @@ class _Handler(BaseHTTPRequestHandler):
                 model=model,
                 reasoning=reasoning or None,
                 id=cid,
+                finish_reason=finish,
                 prompt_tokens=prompt_tokens,
             )
             self._send_json(200, body, rid)

@@ -31,7 +31,7 @@ def test_help_lists_every_command(run_cli, srv: FakeServer) -> None:
     r = typed(run_cli, keys("/help"))
     assert r.code == 0 and srv.requests == []
     for name in ("/help", "/exit", "/new", "/model", "/system", "/think", "/search", "/attach", "/retry",
-                 "/undo", "/history", "/usage", "/save"):  # fmt: skip
+                 "/continue", "/undo", "/history", "/usage", "/save"):  # fmt: skip
         assert name in r.out, name
 
 

@@ -20,6 +20,7 @@ from qwen_cli.cli.options import Ask
 from qwen_cli.safetext import shown
 
 if TYPE_CHECKING:
+    from qwen_cli.cli.spinner import Spinner
     from qwen_cli.client import Qwen
     from qwen_cli.config import Settings
     from qwen_cli.engine.events import ToolCall, Trimmed
@@ -155,29 +156,40 @@ def run(client: Qwen, req: ChatRequest, out: Output) -> AnswerResult:
     return show(Reply(client, req), out)
 
 
-def show(reply: Reply, out: Output) -> AnswerResult:
+def show(reply: Reply, out: Output, *, in_chat: bool = False) -> AnswerResult:
     """Draw ``reply`` as it arrives, then the footer; the engine's display for a terminal or a pipe.
 
     Ctrl-C while connecting propagates (nothing arrived); after that it keeps the partial.
+    ``in_chat``: a cut answer's hint names ``/continue``.
     """
     with no_tty_echo(out.terminal):
-        return _show(reply, out)
+        return _show(reply, out, in_chat)
 
 
-def _show(reply: Reply, out: Output) -> AnswerResult:
+def _show(reply: Reply, out: Output, in_chat: bool) -> AnswerResult:
     from qwen_cli import render
     from qwen_cli.engine import events as ev
+    from qwen_cli.types import cut_note
 
     show = not out.json
     r = render.make_renderer(out=sys.stdout, err=sys.stderr, terminal=out.terminal, color=out.color_err)
     interrupted = output_closed = False
     calls: list[ToolCall] = []  # shown once the live answer is done, so they never tear it
+    spin = _spinner(out)  # until something visible arrives; erased before anything is drawn
     try:
         for e in reply:
             if isinstance(e, ev.AnswerText):
+                if spin is not None:
+                    spin.stop()
+                    spin = None
                 if show:
                     r.content(e.text)
             elif isinstance(e, ev.ReasoningText):
+                if spin is not None and r.shows_reasoning:  # the thinking is the sign of life
+                    spin.stop()
+                    spin = None
+                elif spin is not None:
+                    spin.label = "thinking"
                 if show:
                     r.reasoning(e.text)
             elif isinstance(e, ev.Sources):
@@ -186,9 +198,11 @@ def _show(reply: Reply, out: Output) -> AnswerResult:
             elif isinstance(e, ev.ToolCall):
                 calls.append(e)
             elif isinstance(e, ev.Trimmed):
-                _trimmed(e, out)
+                with spin.paused() if spin is not None else contextlib.nullcontext():
+                    _trimmed(e, out)
             elif isinstance(e, ev.Notice):
-                render.print_notice(e.text, err=sys.stderr, color=out.color_err)
+                with spin.paused() if spin is not None else contextlib.nullcontext():
+                    render.print_notice(e.text, err=sys.stderr, color=out.color_err)
     except KeyboardInterrupt:
         if not reply.opened:
             raise
@@ -196,6 +210,8 @@ def _show(reply: Reply, out: Output) -> AnswerResult:
     except BrokenPipeError:
         output_closed = True
     finally:
+        if spin is not None:
+            spin.stop()
         try:
             r.finish()
         except BrokenPipeError:
@@ -217,9 +233,43 @@ def _show(reply: Reply, out: Output) -> AnswerResult:
             elapsed=ans.elapsed,
             first_token_at=ans.first_token_at,
             cost=cost_text([(ans.model, ans.usage, reply.request.cache_marked)], out.price_region),
+            ending=cut_note(ans.finish_reason, reply.request.params.max_tokens),
+            output_closed=ans.output_closed,
         )
         render.print_footer(line, err=sys.stderr, color=out.color_err)
+    if ans.state == "complete":
+        _cut(ans, reply.request.params.max_tokens, out, in_chat)
     return ans
+
+
+def _spinner(out: Output) -> Spinner | None:
+    """A spinner on stderr while nothing visible has arrived: only with live Markdown on a
+    terminal and stderr a terminal too (never in a pipe, a file or plain mode)."""
+    if not (out.terminal and sys.stderr.isatty()):
+        return None
+    from qwen_cli.cli.spinner import Spinner
+
+    return Spinner(sys.stderr).start()
+
+
+def _cut(ans: AnswerResult, max_tokens: int | None, out: Output, in_chat: bool) -> None:
+    """A cut answer says so on stderr, and how to get the rest."""
+    from qwen_cli.cli.report import notice
+    from qwen_cli.types import cut_note
+
+    what = cut_note(ans.finish_reason, max_tokens)
+    if what is None:
+        return
+    notice(f"note: the answer was {what}", color=out.color_err)
+    if ans.finish_reason != "length":
+        hint = "rephrasing the question may help"
+    elif in_chat:
+        hint = "/continue asks the model to go on"
+    elif max_tokens:
+        hint = "raise --max-tokens, or qwen chat -c then /continue"
+    else:
+        hint = "qwen chat -c then /continue asks the model to go on"
+    notice(f"hint: {hint}", color=out.color_err, style="dim")
 
 
 def _trimmed(e: Trimmed, out: Output) -> None:

@@ -211,6 +211,11 @@ def build(s: ChatSession, help_lines: Callable[[], list[str]]) -> list[Command]:
     def retry(arg: str) -> None:
         s.retry()
 
+    def continue_(arg: str) -> None:
+        if arg:
+            raise UsageError("/continue takes no text", hint="to steer the rest, type it as a message")
+        s.continue_answer()
+
     def undo(arg: str) -> None:
         ex = s.undo()
         say(f"dropped: {one_line(ex.user.content, 60)} ({len(s.exchanges)} turns left)")
@@ -274,6 +279,7 @@ def build(s: ChatSession, help_lines: Callable[[], list[str]]) -> list[Command]:
             paths=True,
         ),
         Command("/retry", "ask again for the last answer", retry),
+        Command("/continue", "ask the model to go on from where its last answer stopped", continue_),
         Command("/undo", "drop the last exchange", undo),
         Command("/history", "show the turns so far", history),
         Command("/usage", "token totals for this conversation", usage),

@@ -94,7 +94,7 @@ class ChatSession(Session):
 
     def _show(self, reply: Reply) -> AnswerResult:
         try:
-            return show(reply, self.out)
+            return show(reply, self.out, in_chat=self.source == "chat")
         except KeyboardInterrupt:
             if not reply.opened:
                 notice("interrupted before the answer began", color=self.out.color_err)

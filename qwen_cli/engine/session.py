@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 Display = Callable[[Reply], "AnswerResult"]
 
+# What ``/continue`` sends: the model sees its own cut answer just before it.
+CONTINUE_TEXT = "Continue exactly where your last answer stopped, without repeating what you already wrote."
+
 
 @contextlib.contextmanager
 def held_interrupts() -> Iterator[None]:
@@ -221,6 +224,16 @@ class Session:
         self._drop(*ex.steps, *([ex.answer] if ex.answer else []))
         ex.steps, ex.answer = [], None
         return self._answer(ex, turn)
+
+    def continue_answer(self) -> AnswerResult:
+        """Ask the model to go on from where its last answer stopped (cut at the token limit,
+        stopped, interrupted): a normal turn whose message is :data:`CONTINUE_TEXT`, so the
+        continuation follows the cut answer in the conversation and both are resent later."""
+        if not self.exchanges:
+            raise UsageError("there is no answer to continue yet", hint="send a message first")
+        if not in_context(self.exchanges[-1]):
+            raise UsageError("the last answer has no text to continue from", hint="/retry asks for it again")
+        return self.send(CONTINUE_TEXT)
 
     def undo(self) -> Exchange:
         """Drop the last exchange, every message of the turn, from the conversation (kept on disk,
