@@ -98,6 +98,8 @@ class ChatParams(_Strict):
     thinking_budget: int | None = None
     enable_search: bool | None = None
     json_mode: bool = False
+    # any other request field, as given (``-o top_k 20``): merged into the body by the provider
+    extra: dict[str, Any] = Field(default_factory=dict)
 
 
 class ChatRequest(_Strict):

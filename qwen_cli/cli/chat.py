@@ -56,6 +56,8 @@ def chat(
     think: o.Think = None,
     search: o.Search = False,
     json_mode: o.JsonMode = False,
+    attach: co.Attach = None,
+    option: co.Fields = None,
     continue_: co.Continue = False,
     resume: co.Resume = None,
     quiet: o.Quiet = False,
@@ -84,11 +86,13 @@ def chat(
 
       qwen chat -c
 
+      qwen chat -a report.pdf -o top_k=20
+
       printf 'hi\\nand again\\n' | qwen chat
     """
     from qwen_cli import config
     from qwen_cli.cli import answer, chat_commands, signals
-    from qwen_cli.cli.chat_session import ChatSession, pick_conversation
+    from qwen_cli.cli.chat_session import ChatSession, attach_all, pick_conversation
     from qwen_cli.cli.hints import hint_for
     from qwen_cli.cli.report import notice, say_error
     from qwen_cli.cli.storelog import open_store
@@ -105,6 +109,9 @@ def chat(
             client=client, settings=settings, ask=ask, out=out, store=store, conversation=conv
         )
         interactive = sys.stdin.isatty()
+        attach_all(session, attach)  # checked before the first prompt; they go with the first message
+        for att in session.pending:
+            notice(f"attached {att.describe()} to your first message", color=out.color_err, style="dim")
 
         def send(text: str) -> None:
             try:
