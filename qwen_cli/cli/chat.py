@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 def recap(session: ChatSession, shown: int = 5) -> None:
     """On resuming: which conversation, and its last few turns (stderr)."""
-    from qwen_cli.cli.chat_commands import history_lines, one_line
+    from qwen_cli.cli.chat_commands import history_lines, one_line, plural
     from qwen_cli.cli.report import notice
     from qwen_cli.transcript import local_time
 
@@ -30,12 +30,14 @@ def recap(session: ChatSession, shown: int = 5) -> None:
     color = session.out.color_err
     notice(
         f"continuing “{one_line(conv.title, 30) or 'untitled'}” ({conv.id} · "
-        f"{n} turn{'s' if n != 1 else ''} · {session.model} · {local_time(conv.created_at)})",
+        f"{plural(n, 'turn')} · {session.model} · {local_time(conv.created_at)})",
         color=color,
         style="bold",
     )
     if n > shown:
-        notice(f"  ... {n - shown} earlier turns (/history shows them all)", color=color, style="dim")
+        notice(
+            f"  ... {plural(n - shown, 'earlier turn')} (/history shows them all)", color=color, style="dim"
+        )
     for line in history_lines(session.exchanges[-shown:], start=max(1, n - shown + 1)):
         notice(line, color=color, style="dim")
 
@@ -143,7 +145,9 @@ def chat(
             prompt=prompt,
             stop=signals.pending,  # SIGTERM/SIGHUP: the answer is kept, then the loop ends
         )
-        repl.commands.update((c.name, c) for c in chat_commands.build(session, repl.help_lines))
+        redraft = (lambda text: setattr(repl, "draft", text)) if interactive else None
+        commands = chat_commands.build(session, lambda: repl.help_lines(keys=True), redraft)
+        repl.commands.update((c.name, c) for c in commands)
         with client:
             recap(session)
             if not interactive:
