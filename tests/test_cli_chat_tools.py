@@ -105,11 +105,23 @@ def test_copy_in_a_pipe_uses_a_clipboard_tool(run_cli, srv: FakeServer, tmp_path
 
 def test_copy_on_a_terminal_writes_osc52(run_cli, srv: FakeServer, tmp_path, monkeypatch) -> None:
     fake_clipboard(tmp_path, monkeypatch)
+    monkeypatch.delenv("TMUX", raising=False)
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     r = typed(run_cli, keys("héllo", "/copy"))
     encoded = base64.b64encode("echo: héllo".encode()).decode()
     assert f"\x1b]52;c;{encoded}\x07" in r.err
     assert "copied the last answer (11 characters) through the terminal (OSC 52)" in r.err
+
+
+def test_copy_inside_tmux_goes_through_its_buffer(run_cli, srv: FakeServer, tmp_path, monkeypatch) -> None:
+    got = fake_clipboard(tmp_path, monkeypatch)
+    script(tmp_path / "bin" / "tmux", f'echo "$@" > "{got}.args"; cat > "{got}"')
+    monkeypatch.setenv("TMUX", "/tmp/tmux-0/default,1,0")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    r = typed(run_cli, keys("hi", "/copy"))
+    assert got.read_text(encoding="utf-8") == "echo: hi"
+    assert Path(f"{got}.args").read_text(encoding="utf-8") == "load-buffer -w -\n"
+    assert "copied the last answer (8 characters) with tmux" in r.err and "\x1b]52" not in r.err
 
 
 def test_copy_says_when_it_cannot(run_cli, srv: FakeServer, tmp_path, monkeypatch) -> None:

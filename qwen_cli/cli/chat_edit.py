@@ -2,8 +2,9 @@
 clipboard.
 
 ``/copy`` writes OSC 52 (the text base64-encoded, as the sequence requires) when a terminal is
-on stderr or stdout; in a pipe it tries a clipboard tool (wl-copy, xclip, xsel, pbcopy), and
-says so when there is none.
+on stderr or stdout (inside tmux, ``tmux load-buffer -w`` first: tmux does not pass an
+application's OSC 52 on by default); in a pipe it tries a clipboard tool (wl-copy, xclip, xsel,
+pbcopy), and says so when there is none.
 """
 
 from __future__ import annotations
@@ -71,23 +72,32 @@ def last_code_block(text: str) -> str | None:
 def copy(text: str) -> str:
     """Put ``text`` on the clipboard; returns how (for the confirmation)."""
     stream = _terminal()
+    if stream is not None and os.environ.get("TMUX") and _run(("tmux", "load-buffer", "-w", "-"), text):
+        return "with tmux (its paste buffer and, where the terminal allows, the clipboard)"
     if stream is not None:
         encoded = base64.b64encode(text.encode("utf-8")).decode("ascii")
         stream.write(f"\x1b]52;c;{encoded}\x07")
         stream.flush()
         return "through the terminal (OSC 52)"
     for command, needs in _TOOLS:
-        if (needs is None or os.environ.get(needs)) and shutil.which(command[0]):
-            try:
-                subprocess.run(command, input=text.encode("utf-8"), check=True, timeout=10,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-            except (OSError, subprocess.SubprocessError):
-                continue
+        if (needs is None or os.environ.get(needs)) and _run(command, text):
             return f"with {command[0]}"
     raise UsageError(
         "cannot copy: no terminal to send OSC 52 to, and no clipboard tool (wl-copy, xclip, xsel, pbcopy)",
         hint="install one of those tools, or /save FILE to keep the conversation",
     )
+
+
+def _run(command: tuple[str, ...], text: str) -> bool:
+    """Feed ``text`` to a clipboard tool; whether it took it."""
+    if not shutil.which(command[0]):
+        return False
+    try:
+        subprocess.run(command, input=text.encode("utf-8"), check=True, timeout=10,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return True
 
 
 def _terminal() -> TextIO | None:
