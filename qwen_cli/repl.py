@@ -195,6 +195,11 @@ class Repl:
         def _newline(event: KeyPressEvent) -> None:
             event.current_buffer.insert_text("\n")
 
+        @kb.add("c-x", "c-e", filter=editing)
+        def _edit(event: KeyPressEvent) -> None:
+            """The message in $VISUAL / $EDITOR; it comes back to the prompt, not sent (as /edit)."""
+            event.current_buffer.open_in_editor(validate_and_handle=False)
+
         completer = _completer(self.commands)
 
         @kb.add("tab", filter=editing & ~has_completions)
@@ -225,7 +230,6 @@ class Repl:
             # a new line of the message: dots; a long line wrapped by the screen: blank
             prompt_continuation=lambda width, line, wrap: " " * width if wrap else "." * (width - 1) + " ",
             enable_suspend=True,
-            enable_open_in_editor=True,  # Ctrl-X Ctrl-E: the message in $VISUAL / $EDITOR
             input=input,
             output=output,
         )

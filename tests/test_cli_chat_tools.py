@@ -8,9 +8,14 @@ import json
 import os
 import stat
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
+from prompt_toolkit.application import create_app_session
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
 
 from tests import chatkit
 from tests.chatkit import CTRL_D, ENTER, bodies, lines, only_conversation, sent_messages, typed
@@ -57,6 +62,31 @@ def test_edit_puts_the_editor_text_back_at_the_prompt(
     r = typed(run_cli, keys("/edit first line:", ""))  # Enter sends what the editor left at the prompt
     assert r.code == 0, r.err
     assert sent_messages(srv) == [[("user", "first line:\nwritten in the editor")]]
+
+
+def test_ctrl_x_ctrl_e_edits_the_input_and_does_not_send_it(
+    run_cli, srv: FakeServer, tmp_path, monkeypatch
+) -> None:
+    seen = tmp_path / "seen"
+    editor = script(tmp_path / "ed", f'cp "$1" "{seen}"; printf "from the editor" > "$1"')
+    monkeypatch.setenv("VISUAL", str(editor))
+    with create_pipe_input() as inp, create_app_session(input=inp, output=DummyOutput()):
+        inp.send_text("draft\x18\x05")  # Ctrl-X Ctrl-E
+
+        def after_the_editor() -> None:  # keys typed once the editor is done, as a person would
+            deadline = time.monotonic() + 10
+            while not seen.exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(0.3)
+            inp.send_text(" and more" + ENTER + CTRL_D)
+
+        typist = threading.Thread(target=after_the_editor)
+        typist.start()
+        r = run_cli("chat")
+        typist.join()
+    assert r.code == 0, r.err
+    assert seen.read_text(encoding="utf-8") == "draft"  # the editor got the current input
+    assert sent_messages(srv) == [[("user", "from the editor and more")]]  # back at the prompt, then sent
 
 
 def test_edit_without_an_editor_or_a_terminal(run_cli, srv: FakeServer, monkeypatch) -> None:
