@@ -33,6 +33,16 @@ if TYPE_CHECKING:
     from prompt_toolkit.document import Document
 
 EXIT_COMMANDS = ("/exit", "/quit")
+KEYS = (
+    ("Enter", "send the message"),
+    ("Alt-Enter", "start a new line (or Esc then Enter)"),
+    ("Up, Down", "walk the earlier input"),
+    ("Ctrl-R", "search the earlier input"),
+    ("Tab", "complete a /command, its argument or a path"),
+    ("Ctrl-X Ctrl-E", "edit the message in $VISUAL or $EDITOR"),
+    ("Ctrl-C", "stop the answer, or clear the line"),
+    ("Ctrl-D", "leave (on an empty line)"),
+)
 
 
 @dataclass(frozen=True)
@@ -66,12 +76,30 @@ class Repl:
         self.stop = stop  # an exception to end the loop with (SIGTERM), checked between lines
         self.draft: str | None = None  # text for the next prompt to start with
 
-    def help_lines(self) -> list[str]:
-        """One line per command, for ``/help``."""
+    def help_lines(self, columns: int | None = None, *, keys: bool = False) -> list[str]:
+        """The commands (then, with ``keys``, the keys) for ``/help``, each description wrapped
+        under its own column to fit ``columns`` (the terminal's width)."""
+        import shutil
+        import textwrap
+
+        cols = columns or shutil.get_terminal_size((100, 24)).columns
         rows = [(f"{c.name} {c.usage}".rstrip(), c.help) for c in self.commands.values()]
         rows.append(("/exit, /quit", "leave (so does Ctrl-D on an empty line)"))
-        width = max(len(a) for a, _ in rows)
-        return [f"{a.ljust(width)}  {b}" for a, b in rows]
+        width = min(max(len(a) for a, _ in [*rows, *KEYS]), max(12, cols // 3))
+        room = max(20, cols - width - 2)
+        lines: list[str] = []
+        for title, table in ((None, rows), ("keys:", KEYS))[: 2 if keys else 1]:
+            if title:
+                lines.extend(["", title])
+            for name, text in table:
+                said = textwrap.wrap(text, room) or [""]
+                if len(name) > width:  # a long name on a line of its own
+                    lines.append(name)
+                    said[0] = " " * width + "  " + said[0]
+                else:
+                    said[0] = f"{name.ljust(width)}  {said[0]}"
+                lines.extend([said[0], *(" " * (width + 2) + more for more in said[1:])])
+        return [line.rstrip() for line in lines]
 
     def handle(self, line: str) -> bool:
         """Send a message or run a command; ``False`` means leave."""
@@ -166,6 +194,11 @@ class Repl:
         @kb.add("escape", "enter", filter=editing)
         def _newline(event: KeyPressEvent) -> None:
             event.current_buffer.insert_text("\n")
+
+        @kb.add("c-x", "c-e", filter=editing)
+        def _edit(event: KeyPressEvent) -> None:
+            """The message in $VISUAL / $EDITOR; it comes back to the prompt, not sent (as /edit)."""
+            event.current_buffer.open_in_editor(validate_and_handle=False)
 
         completer = _completer(self.commands)
 

@@ -114,6 +114,8 @@ class ChatParams(_Strict):
     enable_search: bool | None = None
     json_mode: bool = False
     translation_options: dict[str, Any] | None = None  # Qwen-MT: languages, terms, tm_list, domains
+    # any other request field, as given (``-o top_k 20``): merged into the body by the provider
+    extra: dict[str, Any] = Field(default_factory=dict)
 
 
 class ChatRequest(_Strict):

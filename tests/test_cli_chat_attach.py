@@ -68,7 +68,7 @@ def test_an_image_goes_inline_and_the_store_keeps_a_reference(
     assert r.code == 0, r.err
     assert f"attached {png} (PNG image, {len(PNG)} B, 20x20 px) to your next message\n" in r.err
     assert "echo: what is this? [1 image(s)]\necho: and now?\n" in r.out
-    assert "you: what is this? [image cat.png]" in r.out
+    assert "you: what is this? [image cat.png]" in r.err  # /history: stdout is not a terminal
     assert calls(srv) == [("POST", CHAT), ("POST", CHAT)]  # nothing uploaded for a small image
     first, second = chats(srv)
     assert first["json"]["messages"] == [
@@ -236,7 +236,7 @@ def test_a_document_goes_through_the_files_api_and_stays_for_every_turn(
     upload = srv.requests[0]["form"]
     assert upload["purpose"] == "file-extract" and upload["file"]["filename"] == "report.pdf"
     assert "echo: summarize [1 file(s)]\necho: and more? [1 file(s)]\n" in r.out
-    assert "you: summarize [file report.pdf]" in r.out
+    assert "you: summarize [file report.pdf]" in r.err
     roles = [[(m["role"], m["content"]) for m in b["messages"]] for b in bodies(srv)]
     files = ("system", f"fileid://{fid}")
     assert roles[0] == [("system", "be brief"), files, ("user", "summarize")]

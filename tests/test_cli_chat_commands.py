@@ -108,7 +108,7 @@ def test_retry_replaces_the_last_answer(run_cli, srv: FakeServer) -> None:
 def test_undo_drops_the_last_exchange(run_cli, srv: FakeServer) -> None:
     r = typed(run_cli, keys("a", "b", "/undo", "c", "/undo", "/undo", "/undo"))
     assert sent_messages(srv)[2] == [("user", "a"), ("assistant", "echo: a"), ("user", "c")]
-    assert "dropped: b (1 turns left)" in r.err
+    assert "dropped: b (1 turn left)" in r.err
     assert "qwen: error: nothing to undo" in r.err
     with store() as s:
         assert s.latest().turns == 0  # type: ignore[union-attr]
@@ -121,7 +121,8 @@ def test_retry_and_undo_need_a_turn(run_cli, srv: FakeServer) -> None:
 
 def test_history_and_usage(run_cli, srv: FakeServer) -> None:
     r = typed(run_cli, keys("/history", "hello there", "second" + ALT_ENTER + "line", "/history", "/usage"))
-    out = r.out.splitlines()
+    assert r.out == "echo: hello there\necho: second\nline\n"  # stdout is not a terminal: answers only
+    out = [ln for ln in r.err.splitlines() if not ln.startswith(("qwen-max ·", "qwen chat with"))]
     assert out[0] == "(no turns yet)"
     conv_id, exs = only_conversation()
     i = out.index(f"conversation {conv_id}: 2 turns with qwen-max")
@@ -139,7 +140,7 @@ def test_history_and_usage(run_cli, srv: FakeServer) -> None:
 def test_save_markdown_and_json(run_cli, srv: FakeServer, tmp_path: Path) -> None:
     md, js = tmp_path / "chat.md", tmp_path / "chat.json"
     r = typed(run_cli, keys("/save nothing.md", "hi *there*", f"/save {md}", f"/save {js}"), "-s", "sys")
-    assert "nothing to save yet" in r.err and f"saved 1 turns to {md}" in r.err
+    assert "nothing to save yet" in r.err and f"saved 1 turn to {md}" in r.err
     text = md.read_text(encoding="utf-8")
     assert text.startswith("# hi *there*\n") and "## System\n\nsys\n" in text
     assert "## You\n\nhi *there*\n\n## qwen-max\n\necho: hi *there*\n" in text
@@ -156,4 +157,5 @@ def test_commands_in_line_mode(run_cli, srv: FakeServer) -> None:
     assert r.code == 0
     assert [b["model"] for b in bodies(srv)] == ["qwen-plus", "qwen-plus"]
     assert sent_messages(srv)[1][-1] == ("user", "/usage is a word")
-    assert r.out.splitlines()[1].startswith("1 turn · ")
+    assert r.out == "echo: hi\necho: /usage is a word\n"  # /usage goes to stderr, not amid the answers
+    assert r.err.splitlines()[2].startswith("1 turn · ")

@@ -232,4 +232,4 @@ def test_a_region_behind_a_gateway_as_a_new_user_meets_it(
     servers["cn"].enqueue({"sse": chat_stream_events(["答案"], usage=BIG_USAGE)})
     p = qwen(env, "chat", stdin="hi\n/usage\n", DASHSCOPE_API_KEY=CN)
     assert p.returncode == 0, p.stderr
-    assert p.stdout.splitlines()[-1] == "1 turn · 100,000 in · 5,000 out · 105,000 total · ~¥0.2880"
+    assert p.stderr.splitlines()[-1] == "1 turn · 100,000 in · 5,000 out · 105,000 total · ~¥0.2880"  # piped

@@ -181,7 +181,7 @@ def test_chat_history_names_the_tool_calls_of_an_answer_without_text(srv: FakeSe
     srv.enqueue({"sse": tool_stream()})
     res = run_cli("chat", "--model", "qwen-plus", stdin=lines("weather?", "/history"))
     assert res.code == 0, res.err
-    assert "qwen-plus: [tool call get_weather] [tool call get_time]" in res.out
+    assert "qwen-plus: [tool call get_weather] [tool call get_time]" in res.err  # /history: stdout not a tty
 
 
 def test_complete_shows_tool_calls_on_stderr_and_in_json(srv: FakeServer, run_cli: Any) -> None:

@@ -177,7 +177,7 @@ def test_usage_in_chat_shows_the_cost_through_a_gateway(run_cli, regions: Region
     regions.servers["cn"].enqueue(big_answer())
     r = run_cli("chat", stdin=lines("hi", "/usage"))
     assert r.code == 0, r.err
-    usage_line = r.out.splitlines()[-1]
+    usage_line = r.err.splitlines()[-1]  # /usage: on stderr when stdout is not a terminal
     amount = (100_000 * 2.4 + 5_000 * 9.6) / 1_000_000  # qwen-max's list price in cn
     assert usage_line == f"1 turn · 100,000 in · 5,000 out · 105,000 total · ~¥{amount:.4f}"
 

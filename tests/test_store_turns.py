@@ -212,7 +212,7 @@ def test_save_in_chat_writes_the_calls_and_results(run_cli, srv: FakeServer, tmp
     md, js = tmp_path / "c.md", tmp_path / "c.json"
     r = run_cli("chat", "--resume", conv_id, stdin=lines(f"/save {md}", f"/save {js}"))
     assert r.code == 0, r.err
-    assert f"saved 1 turns to {md}" in r.err
+    assert f"saved 1 turn to {md}" in r.err
     assert md.read_text(encoding="utf-8").endswith(MARKDOWN_TURN)
     data = json.loads(js.read_text(encoding="utf-8"))
     assert [m["role"] for m in data["messages"]] == ["user", "assistant", "tool", "tool", "assistant"]

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 def recap(session: ChatSession, shown: int = 5) -> None:
     """On resuming: which conversation, and its last few turns (stderr)."""
-    from qwen_cli.cli.chat_commands import history_lines, one_line
+    from qwen_cli.cli.chat_commands import history_lines, one_line, plural
     from qwen_cli.cli.report import notice
     from qwen_cli.transcript import local_time
 
@@ -30,12 +30,14 @@ def recap(session: ChatSession, shown: int = 5) -> None:
     color = session.out.color_err
     notice(
         f"continuing “{one_line(conv.title, 30) or 'untitled'}” ({conv.id} · "
-        f"{n} turn{'s' if n != 1 else ''} · {session.model} · {local_time(conv.created_at)})",
+        f"{plural(n, 'turn')} · {session.model} · {local_time(conv.created_at)})",
         color=color,
         style="bold",
     )
     if n > shown:
-        notice(f"  ... {n - shown} earlier turns (/history shows them all)", color=color, style="dim")
+        notice(
+            f"  ... {plural(n - shown, 'earlier turn')} (/history shows them all)", color=color, style="dim"
+        )
     for line in history_lines(session.exchanges[-shown:], start=max(1, n - shown + 1)):
         notice(line, color=color, style="dim")
 
@@ -58,6 +60,8 @@ def chat(
     search: o.Search = False,
     json_mode: o.JsonMode = False,
     no_cache_control: o.NoCacheControl = False,
+    attach: co.Attach = None,
+    option: co.Fields = None,
     continue_: co.Continue = False,
     resume: co.Resume = None,
     quiet: o.Quiet = False,
@@ -86,11 +90,13 @@ def chat(
 
       qwen chat -c
 
+      qwen chat -a report.pdf -o top_k=20
+
       printf 'hi\\nand again\\n' | qwen chat
     """
     from qwen_cli import config
     from qwen_cli.cli import answer, chat_commands, signals
-    from qwen_cli.cli.chat_session import ChatSession, pick_conversation
+    from qwen_cli.cli.chat_session import ChatSession, attach_all, pick_conversation
     from qwen_cli.cli.hints import hint_for
     from qwen_cli.cli.report import notice, say_error
     from qwen_cli.cli.storelog import open_store
@@ -107,6 +113,9 @@ def chat(
             client=client, settings=settings, ask=ask, out=out, store=store, conversation=conv
         )
         interactive = sys.stdin.isatty()
+        attach_all(session, attach)  # checked before the first prompt; they go with the first message
+        for att in session.pending:
+            notice(f"attached {att.describe()} to your first message", color=out.color_err, style="dim")
 
         def send(text: str) -> None:
             try:
@@ -138,7 +147,9 @@ def chat(
             prompt=prompt,
             stop=signals.pending,  # SIGTERM/SIGHUP: the answer is kept, then the loop ends
         )
-        repl.commands.update((c.name, c) for c in chat_commands.build(session, repl.help_lines))
+        redraft = (lambda text: setattr(repl, "draft", text)) if interactive else None
+        commands = chat_commands.build(session, lambda: repl.help_lines(keys=True), redraft)
+        repl.commands.update((c.name, c) for c in commands)
         with client:
             recap(session)
             if not interactive:

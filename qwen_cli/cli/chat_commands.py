@@ -6,6 +6,7 @@ and go to stdout; confirmations of a change go to stderr.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +32,40 @@ def _on_off(name: str, arg: str, current: bool | None) -> bool | None:
     if word in ("off", "no", "false", "0"):
         return False
     raise UsageError(f"/{name} takes on or off, not {arg!r}", hint=f"/{name} on  or  /{name} off")
+
+
+def plural(n: int, word: str) -> str:
+    """``1 turn``, ``2 turns``."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def models_used(exchanges: list[Exchange], current: str) -> list[str]:
+    """Every model the turns were asked of (one the server refused is not one it used)."""
+    from qwen_cli.engine.session import refuses_model
+
+    used = [
+        ex.user.model
+        for ex in exchanges
+        if ex.user.model
+        and not (ex.answer is not None and ex.answer.error and refuses_model(ex.answer.error))
+    ]
+    return list(dict.fromkeys(used)) or [current]
+
+
+def write_info(text: str) -> None:
+    """What ``/history`` and ``/usage`` answer: on stdout at a terminal; with stdout in a pipe or a
+    file, on stderr, so the answers there are not mixed with it."""
+    import sys
+
+    from qwen_cli.cli.chat_session import write_out
+
+    if sys.stdout.isatty():
+        write_out(text)
+        return
+    from qwen_cli.safetext import shown
+
+    sys.stderr.write(shown(text if text.endswith("\n") else text + "\n", sys.stderr))
+    sys.stderr.flush()
 
 
 def one_line(text: str, width: int = 90) -> str:
@@ -76,7 +111,7 @@ def usage_line(s: ChatSession) -> str:
         int(((a.usage or {}).get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
         for a in known
     )
-    parts = [f"{len(s.exchanges)} turn{'s' if len(s.exchanges) != 1 else ''}", f"{p:,} in", f"{c:,} out"]
+    parts = [plural(len(s.exchanges), "turn"), f"{p:,} in", f"{c:,} out"]
     parts.append(f"{total:,} total")
     if reasoning:
         parts.append(f"reasoning {reasoning:,}")
@@ -98,7 +133,7 @@ def usage_line(s: ChatSession) -> str:
         parts.append(cost)
     if len(known) < len(answers):
         missing = len(answers) - len(known)
-        parts.append(f"{missing} answer{'s' if missing != 1 else ''} without usage reported")
+        parts.append(f"{plural(missing, 'answer')} without usage reported")
     return " · ".join(parts)
 
 
@@ -118,8 +153,10 @@ def all_messages(s: ChatSession) -> list[Message]:
     return [m for ex in s.exchanges for m in ex.messages()]
 
 
-def build(s: ChatSession, help_lines: Callable[[], list[str]]) -> list[Command]:
-    """The commands, bound to session ``s``."""
+def build(
+    s: ChatSession, help_lines: Callable[[], list[str]], redraft: Callable[[str], None] | None = None
+) -> list[Command]:
+    """The commands, bound to session ``s``; ``redraft`` puts text back at the prompt (a terminal)."""
     color = s.out.color_err
 
     def say(text: str) -> None:
@@ -218,17 +255,21 @@ def build(s: ChatSession, help_lines: Callable[[], list[str]]) -> list[Command]:
 
     def undo(arg: str) -> None:
         ex = s.undo()
-        say(f"dropped: {one_line(ex.user.content, 60)} ({len(s.exchanges)} turns left)")
+        say(f"dropped: {one_line(ex.user.content, 60)} ({plural(len(s.exchanges), 'turn')} left)")
 
     def history(arg: str) -> None:
         if not s.exchanges:
-            write_out("(no turns yet)")
+            write_info("(no turns yet)")
             return
         head = f"conversation {s.conversation.id}: " if s.conversation else ""
-        write_out(f"{head}{len(s.exchanges)} turns with {s.model}\n" + "\n".join(history_lines(s.exchanges)))
+        models = ", ".join(models_used(s.exchanges, s.model))
+        write_info(
+            f"{head}{plural(len(s.exchanges), 'turn')} with {models}\n"
+            + "\n".join(history_lines(s.exchanges))
+        )
 
     def usage(arg: str) -> None:
-        write_out(usage_line(s))
+        write_info(usage_line(s))
 
     def save(arg: str) -> None:
         from qwen_cli import transcript
@@ -239,7 +280,8 @@ def build(s: ChatSession, help_lines: Callable[[], list[str]]) -> list[Command]:
         if not s.exchanges:
             raise UsageError("nothing to save yet", hint="send a message first")
         now = time.time()
-        conv = s.conversation or Conversation("", now, now, model=s.model, system=s.system)
+        conv = s.conversation or Conversation("", now, now, model=s.model)
+        conv = dataclasses.replace(conv, system=s.system)  # as set now, /system included
         msgs = all_messages(s)
         path = Path(arg).expanduser()
         text = (
@@ -251,7 +293,35 @@ def build(s: ChatSession, help_lines: Callable[[], list[str]]) -> list[Command]:
             path.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot write {path}: {exc.strerror or exc}", hint="check the path") from exc
-        say(f"saved {len(s.exchanges)} turns to {path}")
+        say(f"saved {plural(len(s.exchanges), 'turn')} to {path}")
+
+    def edit(arg: str) -> None:
+        from qwen_cli.cli.chat_edit import edit_text
+
+        if redraft is None:
+            raise UsageError("/edit needs a terminal", hint="in a script, write the message on its line")
+        text = edit_text(arg)
+        redraft(text)
+        if not text.strip():
+            say("nothing written: the prompt is empty")
+
+    def copy(arg: str) -> None:
+        from qwen_cli.cli import chat_edit
+
+        if arg not in ("", "code"):
+            raise UsageError(f"/copy takes nothing or code, not {arg!r}", hint="/copy  or  /copy code")
+        answers = [ex.answer.content for ex in s.exchanges if ex.answer is not None and ex.answer.content]
+        if not answers:
+            raise UsageError("nothing to copy yet", hint="/copy copies the last answer once there is one")
+        text: str | None = answers[-1]
+        what = "the last answer"
+        if arg == "code":
+            text, what = chat_edit.last_code_block(answers[-1]), "its last code block"
+            if text is None:
+                raise UsageError("the last answer has no code block", hint="/copy copies the whole answer")
+        assert text is not None
+        how = chat_edit.copy(text)
+        say(f"copied {what} ({plural(len(text), 'character')}) {how}")
 
     def models() -> list[str]:
         from qwen_cli import catalog
@@ -284,4 +354,8 @@ def build(s: ChatSession, help_lines: Callable[[], list[str]]) -> list[Command]:
         Command("/history", "show the turns so far", history),
         Command("/usage", "token totals for this conversation", usage),
         Command("/save", "save as Markdown, or JSON when PATH ends in .json", save, "PATH", paths=True),
+        Command("/edit", "write the message in $VISUAL or $EDITOR (TEXT: start from it)", edit, "[TEXT]"),
+        Command(
+            "/copy", "copy the last answer (code: its last code block)", copy, "[code]", choices=("code",)
+        ),
     ]

@@ -17,7 +17,7 @@ from qwen_cli.cli.chat_files import FilesShown
 from qwen_cli.cli.options import Ask
 from qwen_cli.cli.report import notice
 from qwen_cli.engine.session import Prepared, Session, held_interrupts, in_context, pick_conversation
-from qwen_cli.errors import StreamInterruptedError
+from qwen_cli.errors import QwenAPIError, StreamInterruptedError
 
 if TYPE_CHECKING:
     from qwen_cli.client import Qwen
@@ -117,6 +117,35 @@ class ChatSession(Session):
             if self.source == "chat":
                 err.hint = err.hint or "the partial answer above was kept; /retry asks again"
             raise
+        except QwenAPIError as err:
+            if self.refused is not None:
+                kept = self.conversation is not None and self.model != self.refused
+                err.hint = refused_hint(self.model, kept=kept)
+            raise
+
+
+def refused_hint(model: str, *, kept: bool) -> str:
+    """What to do when the server refused the model (a mistyped ``-m`` or ``/model``)."""
+    stays = f"; this conversation stays on {model}" if kept else ""
+    return f"`qwen models` lists the models: pick one with /model NAME in a chat, or -m NAME{stays}"
+
+
+def attach_all(session: ChatSession, paths: list[str] | None) -> None:
+    """``-a FILE`` (repeatable): each file checked now, as ``/attach`` checks it, to go with the
+    next message. Without ``-m`` the model becomes one that can take them, as ``qwen upload`` picks."""
+    if not paths:
+        return
+    from qwen_cli import attachments
+
+    for path in paths:
+        session.files.add(path)
+    other = session.files.other_model(session.model)
+    if other is None:
+        return
+    if session.ask.model is not None:  # -m chose this model: refused before anything is sent
+        vision = session.settings.vision_model
+        attachments.check_model(session.model, session.pending, vision_model=vision, switch="-m")
+    session.model = other
 
 
 def write_out(text: str) -> None:

@@ -49,6 +49,8 @@ def complete(
     search: o.Search = False,
     json_mode: o.JsonMode = False,
     no_cache_control: o.NoCacheControl = False,
+    attach: co.Attach = None,
+    option: co.Fields = None,
     continue_: co.Continue = False,
     no_log: co.NoLog = False,
     no_stream: o.NoStream = False,
@@ -79,9 +81,13 @@ def complete(
       cat notes.txt | qwen complete "summarize this" > summary.md
 
       qwen complete -c "and in one sentence?"
+
+      qwen complete -a photo.png "what is in this picture?"
+
+      qwen complete -o top_k=20 -o thinking_budget=2048 --think "why?"
     """
     from qwen_cli.cli import answer
-    from qwen_cli.cli.chat_session import open_log
+    from qwen_cli.cli.chat_session import attach_all, open_log
 
     ask = o.Ask(**{k: v for k, v in locals().items() if k in o.Ask.__dataclass_fields__})
     text = read_prompt(prompt)
@@ -90,6 +96,7 @@ def complete(
     out = answer.Output.detect(ask, settings)
     try:
         with open_log(client, settings, ask, out, continue_=continue_, log=not no_log) as session, client:
+            attach_all(session, attach)
             result = session.send(text)  # raises the turn's error once it is stored
     except AuthenticationError as err:  # a key from another region is told so, as by `auth status`
         from qwen_cli.cli import keycheck

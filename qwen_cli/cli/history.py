@@ -16,7 +16,7 @@ import typer
 from qwen_cli.errors import StoreError, UsageError
 
 if TYPE_CHECKING:
-    from qwen_cli.store import Store
+    from qwen_cli.store import Conversation, Store
 
 app = typer.Typer(
     name="history",
@@ -27,7 +27,24 @@ app = typer.Typer(
 )
 
 Limit = Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most this many.")]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON (full titles and texts, ISO times).")]
 Id = Annotated[str, typer.Argument(metavar="ID", help="Conversation id; a unique prefix is enough.")]
+
+
+def _json(data: object) -> None:
+    """``data`` as one JSON document on stdout."""
+    import json
+
+    from qwen_cli.safetext import shown
+
+    sys.stdout.write(shown(json.dumps(data, ensure_ascii=False, indent=2) + "\n", sys.stdout, json=True))
+    sys.stdout.flush()
+
+
+def _full_title(store: Store, conv: Conversation) -> str:
+    """The title as the first message says it, not cut to fit a table (``--json``, pipes)."""
+    first = next((m for m in store.messages(conv.id) if m.role == "user"), None)
+    return " ".join(first.content.split()) if first is not None else conv.title
 
 
 def _store() -> Store:
@@ -71,11 +88,12 @@ def _table(
 
 
 @app.callback(invoke_without_command=True)
-def history(ctx: typer.Context, limit: Limit = 20) -> None:
+def history(ctx: typer.Context, limit: Limit = 20, json: Json = False) -> None:
     """List the kept conversations, most recent first.
 
     Columns: id, start time, model, title (from the first message), turns,
-    tokens. In a pipe: one tab-separated line per conversation.
+    tokens. In a pipe: one tab-separated line per conversation, titles in
+    full; --json: a JSON list.
 
     Examples:
 
@@ -89,10 +107,26 @@ def history(ctx: typer.Context, limit: Limit = 20) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from qwen_cli.transcript import local_time
+    from qwen_cli.transcript import iso_time, local_time
 
     with _store() as store:
         convs = store.recent(limit)
+        if json or not sys.stdout.isatty():
+            for c in convs:
+                c.title = _full_title(store, c)
+    if json:
+        keys = ("id", "title", "model", "system", "source", "turns", "tokens")
+        _json(
+            [
+                {
+                    **{k: getattr(c, k) for k in keys},
+                    "created_at": iso_time(c.created_at),
+                    "updated_at": iso_time(c.updated_at),
+                }
+                for c in convs
+            ]
+        )
+        return
     rows = [
         [c.id, local_time(c.created_at), c.model or "", c.title or "(untitled)", str(c.turns), str(c.tokens)]
         for c in convs
@@ -104,13 +138,17 @@ def history(ctx: typer.Context, limit: Limit = 20) -> None:
 
 
 @app.command()
-def show(conversation: Id) -> None:
-    """Show a conversation as Markdown (rendered on a terminal)."""
+def show(conversation: Id, json: Json = False) -> None:
+    """Show a conversation as Markdown (rendered on a terminal); --json: every message as JSON."""
     from qwen_cli import render, transcript
 
     with _store() as store:
         conv = store.get(store.resolve(conversation))
-        text = transcript.to_markdown(conv, store.messages(conv.id))
+        msgs = store.messages(conv.id)
+    if json:
+        _json(transcript.to_data(conv, msgs))
+        return
+    text = transcript.to_markdown(conv, msgs)
     plain = "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
     terminal = sys.stdout.isatty() and not plain
     render.render_markdown(text, out=sys.stdout, terminal=terminal, color=terminal)
@@ -118,17 +156,36 @@ def show(conversation: Id) -> None:
 
 @app.command()
 def search(
-    words: Annotated[list[str], typer.Argument(metavar="TEXT", help="Words to find.")], limit: Limit = 50
+    words: Annotated[list[str], typer.Argument(metavar="TEXT", help="Words to find.")],
+    limit: Limit = 50,
+    json: Json = False,
 ) -> None:
     """Find messages containing every word of TEXT, newest first.
 
-    Prints the conversation id, time, who spoke and the text around the match.
+    Prints the conversation id, time, who spoke and the text around the match;
+    --json: a JSON list with each message's whole text.
     """
-    from qwen_cli.transcript import local_time
+    from qwen_cli.transcript import iso_time, local_time
 
     text = " ".join(words)
     with _store() as store:
         hits = store.search(text, limit)
+    if json:
+        _json(
+            [
+                {
+                    "conversation": h.conversation.id,
+                    "title": h.conversation.title,
+                    "role": h.message.role,
+                    "created_at": iso_time(h.message.created_at),
+                    "content": h.message.content,
+                }
+                for h in hits
+            ]
+        )
+        if not hits:
+            raise typer.Exit(1)
+        return
     if not hits:
         sys.stderr.write(f"nothing found for {text!r}\n")
         raise typer.Exit(1)

@@ -270,9 +270,11 @@ class Ask:
     connect_timeout: float | None = None
     max_retries: int | None = None
     debug: bool = False
+    option: list[str] | None = None  # -o KEY=VALUE: other request fields
 
     def sampling(self) -> Sampling:
         """How to ask, for the engine."""
+        from qwen_cli.cli.conv_options import parse_fields
         from qwen_cli.engine.request import Sampling
 
         if self.think_budget is not None and self.think is False:
@@ -291,6 +293,7 @@ class Ask:
             search=self.search,
             json_mode=self.json_mode,
             no_stream=self.no_stream,
+            extra=parse_fields(self.option),
         )
 
     def params(self) -> dict[str, Any]:

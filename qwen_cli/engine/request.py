@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ class Sampling:
     search: bool = False
     json_mode: bool = False
     no_stream: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)  # other request fields, passed through
 
     def params(self) -> dict[str, Any]:
         return {
@@ -38,11 +39,13 @@ class Sampling:
             "thinking_budget": self.thinking_budget,
             "enable_search": True if self.search else None,
             "json_mode": self.json_mode,
+            "extra": dict(self.extra),
         }
 
     def stored(self) -> dict[str, Any]:
         """The options as stored with each message: only those set."""
-        return {k: v for k, v in self.params().items() if v is not None and not (k == "json_mode" and not v)}
+        params = self.params().items()
+        return {k: v for k, v in params if v is not None and (v or k not in ("json_mode", "extra"))}
 
 
 def thinking_note(spec: ModelSpec, sampling: Sampling) -> str | None:

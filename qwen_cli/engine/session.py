@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +75,47 @@ def pick_conversation(store: Store, continue_: bool, resume: str | None = None) 
     return None
 
 
+_NO_SUCH_MODEL = re.compile(
+    r"model\b.*\b(not exist|not found|is unknown)|(unknown|invalid) model",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def refuses_model(message: str | None, code: str | None = None) -> bool:
+    """Whether an error (its stored text, or its server code) says the model is not one the
+    server serves: ``model_not_found``, "The model `x` does not exist ...", "Model not exist."."""
+    if (code or "").lower() == "model_not_found":
+        return True
+    return bool(message) and _NO_SUCH_MODEL.search(message or "") is not None
+
+
+def model_refused(err: QwenAPIError) -> bool:
+    """A request refused because of its model (404 or 400, not a path or a key problem)."""
+    from qwen_cli.errors import APIStatusError
+
+    if not isinstance(err, APIStatusError) or err.status_code not in (400, 404):
+        return False
+    return refuses_model(err.message, err.code)
+
+
+def working_model(
+    conversation: Conversation | None, exchanges: Sequence[Exchange], refused: str | None = None
+) -> str | None:
+    """The model a conversation goes on with: the latest one the server did not refuse.
+
+    A mistyped ``/model`` must not stick: on resuming, and after a refused turn, the
+    conversation is back on the last model that was not refused (``None``: the default)."""
+    bad = {refused} if refused else set()
+    for ex in reversed(exchanges):
+        a = ex.answer
+        if a is not None and a.error and refuses_model(a.error):
+            bad.add(ex.user.model or "")
+            continue
+        if ex.user.model and ex.user.model not in bad:
+            return ex.user.model
+    return None if bad or conversation is None else conversation.model
+
+
 def in_context(ex: Exchange) -> bool:
     """Earlier turns are resent only when they got an answer with some text."""
     return ex.answer is not None and bool(ex.answer.content.strip())
@@ -115,7 +157,6 @@ class Session:
         self.conversation = conversation
         self.exchanges: list[Exchange] = []
         self.sampling = sampling or Sampling()
-        self.model = model or (conversation.model if conversation else None) or settings.model
         self.system = system if system is not None else (conversation.system if conversation else None)
         self.think = self.sampling.think
         self.think_budget = self.sampling.thinking_budget
@@ -124,10 +165,13 @@ class Session:
         self._warned: set[str] = set()  # models already warned about (once each)
         self.files = ChatFiles(client, settings, view)
         self._memory_ids = 0
+        self.refused: str | None = None  # the model the server just refused, the turn it did
         if conversation is not None and store is not None:
             self.exchanges = store.exchanges(conversation.id)
             if system is not None and system != conversation.system and self.log:
                 store.update(conversation.id, system=system)
+        # -m wins over the conversation's model; a model the server refused is never resumed
+        self.model = model or working_model(conversation, self.exchanges) or settings.model
 
     # ------------------------------------------------------------------ state
 
@@ -287,9 +331,23 @@ class Session:
         )
         with held_interrupts():
             ex.answer = self._save(msg)
+            self.refused = None
+            if ans.error is not None and model_refused(ans.error):
+                self._refused(self.model)
         if ans.error is not None:
             raise ans.error
         return ans
+
+    def _refused(self, model: str) -> None:
+        """The server refused ``model``: the conversation goes back to the last one it took."""
+        self.refused = model
+        default = self.settings.model if self.settings.model != model else None  # -m: the refused one
+        self.model = working_model(self.conversation, self.exchanges, model) or default or model
+        if self.model == model:  # nothing to go back to: a resumed conversation takes the default
+            return
+        if self.conversation is not None and self.log and self.store is not None:
+            self.store.update(self.conversation.id, model=self.model)
+            self.conversation.model = self.model
 
     # ------------------------------------------------------------------ turns as sent
 

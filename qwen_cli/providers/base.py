@@ -195,6 +195,13 @@ def retry_after_seconds(headers: dict[str, str]) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+def with_extra(body: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with the fields passed through as they were given (``-o KEY VALUE``), at its top
+    level: what the user names explicitly wins over what qwen would have sent."""
+    body.update(extra)
+    return body
+
+
 def request_id_from(headers: dict[str, str]) -> str | None:
     for name in ("x-request-id", "x-dashscope-request-id", "request-id"):
         if headers.get(name):

@@ -30,6 +30,7 @@ from qwen_cli.providers.base import (
     StreamItem,
     request_id_from,
     retry_after_seconds,
+    with_extra,
 )
 from qwen_cli.sse import ServerSentEvent
 from qwen_cli.types import ChatCompletion, ChatCompletionChunk, ChatRequest, ModelInfo
@@ -234,7 +235,7 @@ def chat_body(req: ChatRequest) -> dict[str, Any]:
             body[name] = value
     if p.json_mode:
         body["response_format"] = {"type": "json_object"}
-    return body
+    return with_extra(body, p.extra)
 
 
 def is_own_host(host: str) -> bool:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from qwen_cli.errors import APIStatusError, AuthenticationError, UsageError, error_from_event, loads_json
-from qwen_cli.providers.base import Capabilities, Credential, Region, RequestSpec, StreamItem
+from qwen_cli.providers.base import Capabilities, Credential, Region, RequestSpec, StreamItem, with_extra
 from qwen_cli.providers.qwen_web_errors import (
     LOGIN,
     envelope_error,
@@ -305,7 +305,7 @@ def chat_body(req: ChatRequest) -> dict[str, Any]:
         body["temperature"] = p.temperature
     if p.max_tokens is not None:
         body["max_tokens"] = p.max_tokens
-    return body
+    return with_extra(body, p.extra)
 
 
 def _content(m: Message) -> str | list[dict[str, str]]:
