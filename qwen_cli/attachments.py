@@ -145,6 +145,33 @@ def inspect(path: str | os.PathLike[str]) -> Attachment:
     )
 
 
+class Problems(UsageError):
+    """Several files cannot be sent: ``problems`` holds each one's error, told one by one."""
+
+    def __init__(self, problems: list[UsageError]) -> None:
+        super().__init__(
+            f"{len(problems)} files cannot be sent",
+            hint="fix or leave out each file named above; nothing was sent",
+        )
+        self.problems = problems
+
+
+def inspect_all(paths: Sequence[str | os.PathLike[str]]) -> list[Attachment]:
+    """:func:`inspect` each path; every file's problem at once (:class:`Problems`), not the first."""
+    atts: list[Attachment] = []
+    problems: list[UsageError] = []
+    for path in paths:
+        try:
+            atts.append(inspect(path))
+        except UsageError as err:
+            problems.append(err)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise Problems(problems)
+    return atts
+
+
 def _unreadable(shown: str, exc: OSError) -> UsageError:
     reason = (exc.strerror or str(exc)).lower()
     return UsageError(f"cannot read {shown}: {reason}", hint="check the file's permissions")

@@ -41,6 +41,10 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Top-level keys of config.toml besides the settings of ENV_NAMES; others are warned about.
+CONFIG_TABLES = ("base_urls", "allowed_hosts")
+
+
 def config_dir(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     if env.get("QWEN_CONFIG_DIR"):
@@ -223,13 +227,9 @@ def resolve(
     for name, conv in (("timeout", float), ("connect_timeout", float), ("max_retries", int)):
         got = pick(name)
         if got:
-            try:
-                setattr(s, name, conv(got[0]))
-            except (TypeError, ValueError) as exc:
-                raise ConfigError(
-                    f"{name.replace('_', '-')} must be a number, got {got[0]!r} (from {got[1]})"
-                ) from exc
+            setattr(s, name, _number(name, conv, got, cdir / CONFIG_FILE))
             s.sources[name] = got[1]
+    s.warnings.extend(unknown_keys(cfile, cdir / CONFIG_FILE))
 
     got = pick("cache_control")
     if got:
@@ -279,6 +279,7 @@ def resolve(
             if i == 0 and from_file and "region" not in s.sources and cls.regions and stored.get("region"):
                 s.region, s.sources["region"] = str(stored["region"]), "credentials file"
 
+    s.region = s.region.strip().lower()  # --region INTL, QWEN_REGION=Intl: region names have one case
     if cls.regions and s.region not in cls.regions:
         choices = ", ".join(f"{r} ({t.title})" for r, t in cls.regions.items())
         raise ConfigError(f"unknown region {s.region!r} (from {s.source('region')})", hint=f"use {choices}")
@@ -336,3 +337,52 @@ def _pick_env(
         if dotenv.get(var):
             return dotenv[var], ".env"
     return None
+
+
+def _number(name: str, conv: type[float] | type[int], got: tuple[Any, str], path: Path) -> float | int:
+    """``got``'s value as a number, or a ConfigError saying where the bad one was set."""
+    value, source = got
+    try:
+        if isinstance(value, bool) or (conv is int and isinstance(value, float) and not value.is_integer()):
+            raise ValueError(value)
+        return conv(value)
+    except (TypeError, ValueError) as exc:
+        default = f"{getattr(Settings, name):g}"
+        if source == "config file":
+            hint = f"write a number in {path}, e.g. {name} = {default}"
+        elif source == ".env":
+            hint = f"write a number for {ENV_NAMES[name][0]} in .env, e.g. {ENV_NAMES[name][0]}={default}"
+        else:
+            hint = f"set {source} to a number, e.g. {source}={default}"
+        raise ConfigError(
+            f"{name.replace('_', '-')} must be a number, got {value!r} (from {source})", hint=hint
+        ) from exc
+
+
+def unknown_keys(cfile: Mapping[str, Any], path: Path) -> list[str]:
+    """A warning for each top-level key of the config file that nothing reads (a typo, mostly)."""
+    import difflib
+
+    from qwen_cli.providers import PROVIDERS, provider_class
+
+    known = [*ENV_NAMES, *CONFIG_TABLES]
+    known += [f"QWEN_BASE_URL_{r.upper()}" for p in PROVIDERS for r in provider_class(p).regions]
+    secrets = {c.setting for c in _credentials_of(None)} | {c.stored for c in _credentials_of(None)}
+    warnings = []
+    for key in cfile:
+        if key in known:
+            continue
+        if key in secrets:
+            warnings.append(
+                f"{path}: {key!r} is ignored: keys and cookies are not read from config.toml; "
+                "run `qwen auth login` or set them in the environment"
+            )
+            continue
+        close = difflib.get_close_matches(key.lower(), known, n=1, cutoff=0.6)
+        guess = (
+            f"; did you mean {close[0]!r}?"
+            if close
+            else f" (known: {', '.join([*ENV_NAMES, *CONFIG_TABLES])})"
+        )
+        warnings.append(f"{path}: unknown setting {key!r} is ignored{guess}")
+    return warnings

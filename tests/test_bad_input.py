@@ -16,10 +16,13 @@ HUGE = "1000000000000000000000000000000"
 @pytest.mark.parametrize(
     ("args", "error"),
     [
-        (["--max-tokens", HUGE], f"--max-tokens must be 1 to 2147483647 (got {HUGE})"),
-        (["--max-tokens", "0"], "--max-tokens must be 1 to 2147483647 (got 0)"),
-        (["--seed", "1180591620717411303424"], "--seed must be 0 to 2147483647 (got 1180591620717411303424)"),
-        (["--seed", "-1"], "--seed must be 0 to 2147483647 (got -1)"),
+        (["--max-tokens", HUGE], f"--max-tokens must be between 1 and 2147483647 (got {HUGE})"),
+        (["--max-tokens", "0"], "--max-tokens must be between 1 and 2147483647 (got 0)"),
+        (
+            ["--seed", "1180591620717411303424"],
+            "--seed must be between 0 and 2147483647 (got 1180591620717411303424)",
+        ),
+        (["--seed", "-1"], "--seed must be between 0 and 2147483647 (got -1)"),
         (["-m", ""], "--model must name a model (got an empty string)"),
         (["--model", "  "], "--model must name a model (got an empty string)"),
     ],

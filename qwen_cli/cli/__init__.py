@@ -70,19 +70,22 @@ def _main(argv: list[str] | None) -> int:
     except typer.Exit as e:
         return int(e.exit_code or 0)
     except typer.TyperException as e:  # usage errors from the option parser
-        show = getattr(e, "show", None)
-        if show is not None:
-            show()
-        else:
-            sys.stderr.write(f"qwen: error: {e.format_message()}\n")
+        from qwen_cli.cli.report import from_parser, say_error, wants_json
+
+        if type(e).__name__ == "NoArgsIsHelpError":  # a bare `qwen`, `qwen auth`: the help
+            getattr(e, "show", lambda: None)()
+            return EXIT_USAGE
+        ctx = getattr(e, "ctx", None)
+        takes_json = ctx is None or any("--json" in getattr(p, "opts", ()) for p in ctx.command.params)
+        say_error(from_parser(e), json_out=takes_json and wants_json(args))
         return EXIT_USAGE if e.exit_code == 2 else int(e.exit_code)
     except (typer.Abort, KeyboardInterrupt) as exc:
         sys.stderr.write("\nqwen: terminated\n" if isinstance(exc, Terminated) else "\nqwen: interrupted\n")
         return EXIT_INTERRUPTED
     except QwenAPIError as err:
-        from qwen_cli.cli.report import say_error
+        from qwen_cli.cli.report import say_error, wants_json
 
-        say_error(err, debug=debug)
+        say_error(err, debug=debug, json_out=wants_json(args))
         return err.exit_code
     except BrokenPipeError:
         # The reader went away (`qwen complete ... | head -1`): not an error.

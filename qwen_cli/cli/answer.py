@@ -132,12 +132,16 @@ def build_request(
 @contextlib.contextmanager
 def no_tty_echo(active: bool) -> Iterator[None]:
     """Stop the terminal echoing keys (and ``^C``) into the live region while it is drawn."""
-    fd = sys.stdout.fileno() if active else -1
-    try:
-        import termios
+    saved = None
+    if active:
+        try:
+            import termios
 
-        saved = termios.tcgetattr(fd)
-    except Exception:  # not a terminal, or no termios (Windows)
+            fd = sys.stdout.fileno()
+            saved = termios.tcgetattr(fd)
+        except Exception:  # not a terminal, or no termios (Windows)
+            saved = None
+    if saved is None:  # yielded outside any `except`: the body's errors chain to nothing of ours
         yield
         return
     quiet = list(saved)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from qwen_cli import errors as e
 
 _CONTEXT: dict[str, str] = {}
+# A limit for the day (chat.qwen.ai: "You've reached the upper limit for today's usage.")
+_DAILY = re.compile(r"\btoday\b|\bdaily\b|per day|\bday's\b", re.I)
 
 
 def set_context(**values: str) -> None:
@@ -35,6 +39,8 @@ def hint_for(err: e.QwenAPIError) -> str | None:
         )
     if isinstance(err, e.NotFoundError):
         return "run `qwen models` to see the models your key can use"
+    if isinstance(err, e.RateLimitError) and _DAILY.search(err.message):  # no minute's wait helps
+        return "the daily quota is used up: try again tomorrow, or use another model or provider"
     if isinstance(err, e.RateLimitError):
         return "wait a minute and try again, or retry more with --max-retries N"
     if isinstance(err, e.ContextLengthError):
@@ -43,6 +49,11 @@ def hint_for(err: e.QwenAPIError) -> str | None:
         return "the provider's content inspection refused this text; rephrase it and try again"
     if isinstance(err, e.InvalidRequestError) and "stream" in msg and "only" in msg:
         return "this model only answers in streaming mode: drop --no-stream"
+    if isinstance(err, e.InvalidRequestError):  # invalid_parameter_error and other 400s
+        return (
+            "the server refused a value in the request: check the model and the options given "
+            "(-t, --top-p, --max-tokens, --stop, --think, --json-mode); --debug shows what was sent"
+        )
     if isinstance(err, e.APITimeoutError):
         return "raise --timeout (or --connect-timeout), or check that the server is up"
     if isinstance(err, e.APIConnectionError):

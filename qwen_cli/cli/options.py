@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -25,15 +24,34 @@ OUTPUT = "Output"
 INT32_MAX = 2**31 - 1
 
 
-def _in_range(flag: str, low: int, high: int, hint: str) -> Callable[[Optional[int]], Optional[int]]:
-    """A callback refusing values outside low..high before anything is sent."""
+def bad_value(
+    flag: str, annotation: Any, low: float | None, high: float | None, rejected: tuple[str, object] | None
+) -> str | None:
+    """The one wording of a refused number: ``--temperature must be between 0 and 2 (got 5)``.
 
-    def check(value: Optional[int]) -> Optional[int]:
-        if value is not None and not low <= value <= high:
-            raise UsageError(f"{flag} must be {low} to {high} (got {value})", hint=hint)
-        return value
+    ``rejected`` is (the validator's kind of failure, the value as typed); ``None`` when this is
+    not a number option or not a failure this can word."""
+    kind = {int: "a whole number", float: "a number"}.get(annotation)
+    if kind is None or rejected is None:
+        return None
+    failure, got = rejected
+    if low is not None and high is not None:
+        bounds = f"between {_n(low)} and {_n(high)}"
+    elif low is not None:
+        bounds = f"at least {_n(low)}"
+    elif high is not None:
+        bounds = f"at most {_n(high)}"
+    else:
+        bounds = ""
+    if failure.endswith(("_parsing", "_type", "_from_float")) or failure == "finite_number":
+        return f"{flag} must be {kind}{' ' + bounds if bounds else ''} (got {got})"
+    if bounds and failure.startswith(("less_than", "greater_than")):
+        return f"{flag} must be {bounds} (got {got})"
+    return None
 
-    return check
+
+def _n(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
 
 
 def _model_name(value: Optional[str]) -> Optional[str]:
@@ -78,10 +96,9 @@ MaxTokens = Annotated[
     Optional[int],
     typer.Option(
         "--max-tokens",
-        help="Most tokens to generate.",
-        callback=_in_range(
-            "--max-tokens", 1, INT32_MAX, "it caps the answer's length in tokens, e.g. --max-tokens 2000"
-        ),
+        min=1,
+        max=INT32_MAX,
+        help="Most tokens to generate (caps the answer's length), e.g. --max-tokens 2000.",
         rich_help_panel=SAMPLING,
     ),
 ]
@@ -89,8 +106,9 @@ Seed = Annotated[
     Optional[int],
     typer.Option(
         "--seed",
-        help="Random seed, for repeatable answers.",
-        callback=_in_range("--seed", 0, INT32_MAX, "any whole number in that range, e.g. --seed 42"),
+        min=0,
+        max=INT32_MAX,
+        help="Random seed, for repeatable answers, e.g. --seed 42.",
         rich_help_panel=SAMPLING,
     ),
 ]

@@ -125,7 +125,7 @@ def upload(
         )
     from qwen_cli import attachments
 
-    atts = [attachments.inspect(path) for path in files]
+    atts = attachments.inspect_all(files)  # every file's problem, not just the first
     question = _question(ask_text) if ask_text is not None else None
     if question is not None and not question.strip():
         raise UsageError("the question is empty", hint='give one with --ask "..." or pipe it with --ask -')
