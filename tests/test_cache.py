@@ -265,8 +265,8 @@ def test_think_budget_is_sent_and_implies_thinking(run_cli, cn: FakeServer) -> N
 @pytest.mark.parametrize(
     ("args", "first_line"),
     [
-        (["--think-budget", "0"], "qwen: error: --think-budget must be 1 to 2147483647 (got 0)"),
-        (["--think-budget", "-5"], "qwen: error: --think-budget must be 1 to 2147483647 (got -5)"),
+        (["--think-budget", "0"], "qwen: error: --think-budget must be between 1 and 2147483647 (got 0)"),
+        (["--think-budget", "-5"], "qwen: error: --think-budget must be between 1 and 2147483647 (got -5)"),
         (
             ["-m", "qwen-max", "--think-budget", "100"],
             "qwen: error: qwen-max cannot think, so a thinking budget does not apply to it",
@@ -291,8 +291,9 @@ def test_think_budget_not_a_number_is_refused(run_cli, cn: FakeServer) -> None:
     r = run_cli("complete", "--think-budget", "lots", "q")
     assert r.code == 2 and r.out == ""
     assert r.err.splitlines() == [
-        "qwen: error: --think-budget must be a positive whole number (got 'lots')",
-        "hint: a positive number of tokens, e.g. --think-budget 2000",
+        "qwen: error: --think-budget must be a whole number between 1 and 2147483647 (got lots)",
+        "hint: --think-budget: most tokens to think for (thinking_budget); implies --think; "
+        "`qwen complete --help` lists the options",
     ]
     assert bodies(cn) == []
 

@@ -283,7 +283,7 @@ def test_unknown_config_keys_are_warned_with_the_closest(isolated_env: Path) -> 
         f"{path}: 'api_key' is ignored: keys and cookies are not read from config.toml; "
         "run `qwen auth login` or set them in the environment",
         f"{path}: unknown setting 'zzz' is ignored (known: provider, region, base_url, model, vision_model, "
-        "timeout, connect_timeout, max_retries, oss_endpoint, base_urls, allowed_hosts)",
+        "timeout, connect_timeout, max_retries, oss_endpoint, cache_control, base_urls, allowed_hosts)",
     ]
 
 

@@ -126,24 +126,13 @@ Think = Annotated[
 ]
 
 
-def _tokens(value: str) -> int:
-    """``--think-budget N``: a positive whole number of tokens, refused in our own words otherwise."""
-    hint = "a positive number of tokens, e.g. --think-budget 2000"
-    try:
-        n = int(value.strip().replace("_", ""))
-    except ValueError:
-        raise UsageError(
-            f"--think-budget must be a positive whole number (got {value!r})", hint=hint
-        ) from None
-    return _in_range("--think-budget", 1, INT32_MAX, hint)(n) or n
-
-
 ThinkBudget = Annotated[
     Optional[int],
     typer.Option(
         "--think-budget",
         metavar="N",
-        parser=_tokens,
+        min=1,
+        max=INT32_MAX,
         help="Most tokens to think for (thinking_budget); implies --think.",
         rich_help_panel=SAMPLING,
     ),
