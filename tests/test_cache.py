@@ -235,7 +235,7 @@ def test_footer_prices_a_scripted_hit_below_the_uncached_price(run_cli, cn: Fake
     assert footers[0].endswith("~¥0.0194 · cache write +¥0.0032")
     assert " · cached 16000 · " in footers[1] and "cache write" not in footers[1]
     assert footers[1].endswith("~¥0.0047 · saved ~¥0.0115 by cache")  # uncached it would be ~¥0.0162
-    usage_line = r.out.splitlines()[-1]
+    (usage_line,) = [line for line in r.err.splitlines() if line.startswith("2 turns")]  # piped: stderr
     assert usage_line == (
         "2 turns · 40,000 in · 200 out · 40,200 total · cached 16,000 · cache write 16,000"
         " · ~¥0.0241 · saved ~¥0.0083 by cache"

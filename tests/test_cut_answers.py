@@ -74,7 +74,7 @@ def test_history_shows_where_an_answer_was_cut(run_cli, srv: FakeServer) -> None
     shown = run_cli("history", "show", conv)
     assert "*(cut at --max-tokens 3)*" in shown.out
     r = typed(run_cli, keys("/history"), "-c")
-    assert "qwen-max: echo: one tw (cut at --max-tokens 3)" in r.out
+    assert "qwen-max: echo: one tw (cut at --max-tokens 3)" in r.err  # /history: stderr in a pipe
 
 
 def test_continue_asks_the_model_to_go_on_as_a_normal_turn(run_cli, srv: FakeServer) -> None:
