@@ -26,7 +26,6 @@ from qwen_cli.providers.base import (
     retry_after_seconds,
 )
 from qwen_cli.sse import ServerSentEvent
-from qwen_cli.types import ChatCompletion, ChatCompletionChunk, ChatRequest, ModelInfo
 
 DEFAULT_MODEL = "qwen-max"
 DEFAULT_REGION = "cn"
@@ -120,6 +119,8 @@ class DashScope:
             return StreamItem()
         if payload.get("error") is not None or event.event == "error":
             raise error_from_event(payload)
+        from qwen_cli.types import ChatCompletionChunk  # pydantic: loaded when an answer comes
+
         return StreamItem(chunk=ChatCompletionChunk.model_validate(payload))
 
     def parse_completion(self, body: Any) -> ChatCompletion:
@@ -127,6 +128,8 @@ class DashScope:
             raise InvalidRequestError("the server answered with something that is not JSON", body=body)
         if body.get("error") is not None:
             raise error_from_event(body)
+        from qwen_cli.types import ChatCompletion
+
         return ChatCompletion.model_validate(body)
 
     def error_from_response(self, status: int, body: bytes, headers: dict[str, str]) -> APIStatusError:
@@ -138,6 +141,8 @@ class DashScope:
         )
 
     def parse_models(self, body: Any) -> list[ModelInfo]:
+        from qwen_cli.types import ModelInfo
+
         data = body.get("data", []) if isinstance(body, dict) else []
         return [ModelInfo.model_validate(m) for m in data if isinstance(m, dict) and "id" in m]
 
@@ -147,6 +152,7 @@ class DashScope:
 
 if TYPE_CHECKING:  # the class describes itself as every provider must
     from qwen_cli.providers.base import Provider
+    from qwen_cli.types import ChatCompletion, ChatRequest, ModelInfo
 
     _conforms: type[Provider] = DashScope
 
