@@ -16,14 +16,12 @@ if TYPE_CHECKING:
     from qwen_cli.errors import QwenAPIError
 
 
-# defer_build: a model's validator is built when first used, not on import; a command uses
-# only a few of them (about 0.1 s of start-up otherwise).
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class _Tolerant(BaseModel):
-    model_config = ConfigDict(extra="allow", defer_build=True)
+    model_config = ConfigDict(extra="allow")
 
 
 # --------------------------------------------------------------------------- request

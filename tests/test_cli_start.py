@@ -164,3 +164,50 @@ def test_installed_qwen_takes_a_bare_prompt_in_a_pipe() -> None:
             "qwen: error: no command 'compete'; did you mean 'complete'?",
             "hint: to send it as a prompt instead: qwen -- compete",
         ]
+
+
+def test_chat_reaches_its_prompt_without_pydantic_or_httpx() -> None:
+    """Nothing is sent before the user types: the wire types and httpx load on the first send."""
+    import os
+    import pty
+    import select
+
+    code = (
+        "import sys, prompt_toolkit\n"
+        "def prompt(self, *a, **k):\n"
+        "    heavy = sorted(m for m in ('pydantic', 'httpx') if m in sys.modules)\n"
+        "    sys.stdout.write(f'LOADED {heavy}\\n'); sys.stdout.flush(); raise EOFError\n"
+        "prompt_toolkit.PromptSession.prompt = prompt\n"
+        "from qwen_cli.cli import main\n"
+        "sys.exit(main(['chat']))\n"
+    )
+    master, slave = pty.openpty()
+    env = dict(os.environ, DASHSCOPE_API_KEY=FAKE_KEY, TERM="xterm")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=slave, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    out = b""
+    try:
+        while select.select([master], [], [], 30)[0]:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        os.close(master)
+        assert proc.wait(timeout=30) == 0, out
+    assert b"LOADED []" in out, out
+
+
+def test_root_options_stay_the_roots() -> None:
+    """Every option of the root command is routed to it, never taken for complete's."""
+    from typer import Context
+
+    root = app.build()
+    ctx = Context(root, info_name="qwen", help_option_names=["-h", "--help"])
+    names = {name for p in root.get_params(ctx) for name in (*p.opts, *p.secondary_opts)}
+    assert names == set(app.ROOT_OPTIONS)
+    for name in app.ROOT_OPTIONS:
+        assert app.route([name]) == [name]

@@ -40,7 +40,8 @@ SUMMARIES: dict[str, str] = {
 
 
 # The root's own options; any other first argument starts a bare prompt or names a command.
-ROOT_OPTIONS = ("-h", "--help", "-V", "--version")
+# tests/test_cli_start.py keeps it in step with the root command's options.
+ROOT_OPTIONS = ("-h", "--help", "-V", "--version", "--install-completion", "--show-completion")
 # A single word at least this close (difflib's ratio) to a command's name, or the name with two
 # neighbouring letters swapped, is taken for a mistyped command ("compete", "modles", "chta");
 # any other word is a prompt ("what", "hello").
@@ -134,7 +135,11 @@ def build() -> Any:
     app = typer.Typer(
         name="qwen",
         cls=_lazy_group(),
-        help="Chat with Alibaba's Qwen models from the terminal.",
+        help=(
+            "Chat with Alibaba's Qwen models from the terminal.\n\n"
+            'A bare prompt runs complete: qwen "question", cat notes.txt | qwen "summarize", '
+            'qwen -m qwen-plus "question"; qwen -- ... is always a prompt.'
+        ),
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
