@@ -7,7 +7,6 @@ side by side so their parity shows in review.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import logging
@@ -35,20 +34,11 @@ from qwen_cli.providers.base import (
     RequestSpec,
 )
 from qwen_cli.redact import mask_headers, scrub_body
-from qwen_cli.resources import Chat, Completions, Models
-from qwen_cli.streaming import (
-    ACCEPT_ENCODING,
-    aread_body,
-    aread_error_body,
-    headers_of,
-    json_or_text,
-    read_body,
-    read_error_body,
-)
 
 if TYPE_CHECKING:
     import httpx
 
+    from qwen_cli.resources import Chat, Completions, Models
     from qwen_cli.uploads import Files
 
 log = logging.getLogger("qwen_cli")
@@ -59,6 +49,13 @@ MAX_BACKOFF = 20.0
 def spread(delay: float) -> float:
     """``delay`` give or take 25 %, so that clients failing together do not retry in step."""
     return delay * random.uniform(0.75, 1.25)
+
+
+async def _asleep(delay: float) -> None:
+    """asyncio.sleep, imported when an async client first waits: a sync command never loads asyncio."""
+    import asyncio
+
+    await asyncio.sleep(delay)
 
 
 class Qwen:
@@ -79,7 +76,7 @@ class Qwen:
     """
 
     sleep: Callable[[float], object] = staticmethod(time.sleep)
-    asleep: Callable[[float], Awaitable[object]] = staticmethod(asyncio.sleep)
+    asleep: Callable[[float], Awaitable[object]] = staticmethod(_asleep)
     jitter: Callable[[float], float] = staticmethod(spread)
 
     def __init__(
@@ -124,9 +121,27 @@ class Qwen:
             self.asleep = asleep
         if jitter is not None:
             self.jitter = jitter
-        self.chat = Chat(self)
-        self.completion = Completions(self)
-        self.models = Models(self)
+
+    # The resources (and the wire types under them, pydantic) load on first use: `qwen chat`
+    # reaches its prompt without them.
+    @functools.cached_property
+    def chat(self) -> Chat:
+        """Chat completions: ``create``/``stream`` and their async twins."""
+        from qwen_cli.resources import Chat
+
+        return Chat(self)
+
+    @functools.cached_property
+    def completion(self) -> Completions:
+        from qwen_cli.resources import Completions
+
+        return Completions(self)
+
+    @functools.cached_property
+    def models(self) -> Models:
+        from qwen_cli.resources import Models
+
+        return Models(self)
 
     @functools.cached_property
     def files(self) -> Files:
@@ -166,6 +181,8 @@ class Qwen:
             data=spec.data,
             content=spec.content,
         )
+        from qwen_cli.streaming import ACCEPT_ENCODING  # httpx and pydantic: loaded when sending
+
         req.headers["Accept-Encoding"] = ACCEPT_ENCODING  # only what streaming can decode within caps
         if log.isEnabledFor(logging.DEBUG):
             body = json.dumps(spec.json, ensure_ascii=False) if spec.json is not None else ""
@@ -179,6 +196,8 @@ class Qwen:
         return req
 
     def _status_error(self, response: httpx.Response, body: bytes) -> APIStatusError:
+        from qwen_cli.streaming import headers_of
+
         return self.provider.error_from_response(response.status_code, body, headers_of(response))
 
     def _redirect_error(self, response: httpx.Response) -> APIStatusError:
@@ -262,6 +281,8 @@ class Qwen:
         """Send with retries; return a response whose status is below 400."""
         import httpx
 
+        from qwen_cli.streaming import read_body, read_error_body
+
         attempt = 0
         while True:
             request = self._build(spec)
@@ -295,6 +316,8 @@ class Qwen:
             attempt += 1
 
     def request_json(self, spec: RequestSpec) -> Any:
+        from qwen_cli.streaming import json_or_text
+
         response = self.send(spec)
         return json_or_text(response)
 
@@ -313,6 +336,8 @@ class Qwen:
     async def asend(self, spec: RequestSpec, *, stream: bool = False) -> httpx.Response:
         """Async twin of :meth:`send`."""
         import httpx
+
+        from qwen_cli.streaming import aread_body, aread_error_body
 
         attempt = 0
         while True:
@@ -347,6 +372,8 @@ class Qwen:
             attempt += 1
 
     async def arequest_json(self, spec: RequestSpec) -> Any:
+        from qwen_cli.streaming import json_or_text
+
         response = await self.asend(spec)
         return json_or_text(response)
 

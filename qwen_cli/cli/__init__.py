@@ -61,8 +61,15 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_USAGE
     import typer
 
-    from qwen_cli.cli.app import build
+    from qwen_cli.cli.app import build, route
 
+    try:
+        args = route(args)
+    except UsageError as err:
+        from qwen_cli.cli.report import say_error
+
+        say_error(err)
+        return EXIT_USAGE
     command = build()
     try:
         rv = command.main(args=args, prog_name="qwen", standalone_mode=False)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from qwen_cli import __version__
+from qwen_cli.cli import coerce
 
 
 def _version(value: bool) -> None:
@@ -40,6 +41,61 @@ SUMMARIES: dict[str, str] = {
 }
 
 
+# The root's own options; any other first argument starts a bare prompt or names a command.
+# tests/test_cli_start.py keeps it in step with the root command's options.
+ROOT_OPTIONS = ("-h", "--help", "-V", "--version", "--install-completion", "--show-completion")
+# A single word at least this close (difflib's ratio) to a command's name, or the name with two
+# neighbouring letters swapped, is taken for a mistyped command ("compete", "modles", "chta");
+# any other word is a prompt ("what", "hello").
+TYPO_RATIO = 0.8
+
+
+def _swapped(word: str, name: str) -> bool:
+    """``word`` is ``name`` with two neighbouring letters swapped."""
+    diff = [i for i, (a, b) in enumerate(zip(word, name, strict=False)) if a != b]
+    return (
+        len(word) == len(name)
+        and len(diff) == 2
+        and diff[1] == diff[0] + 1
+        and word[diff[0]] == name[diff[1]]
+        and word[diff[1]] == name[diff[0]]
+    )
+
+
+def closest_command(word: str) -> str | None:
+    """The command ``word`` is a typo of, if it is one (see TYPO_RATIO)."""
+    import difflib
+
+    word = word.lower()
+    swapped = [name for name in COMMANDS if _swapped(word, name)]
+    close = swapped or difflib.get_close_matches(word, list(COMMANDS), n=1, cutoff=TYPO_RATIO)
+    return close[0] if close else None
+
+
+def route(args: list[str]) -> list[str]:
+    """The arguments for the root group: a bare prompt becomes ``complete``'s.
+
+    ``qwen "question"`` and ``qwen -m qwen-plus "question"`` run ``qwen complete ...``; a
+    command's name stays a command; ``qwen -- "..."`` is always a prompt; a single word close
+    to a command's name is refused with the closest one as a suggestion.
+    """
+    if not args or args[0] in ROOT_OPTIONS or args[0] in COMMANDS:
+        return args
+    first = args[0]
+    if first == "--":
+        return ["complete", *args]
+    if not first.startswith("-") and first.strip() and not any(ch.isspace() for ch in first):
+        close = closest_command(first)
+        if close:
+            from qwen_cli.errors import UsageError
+
+            raise UsageError(
+                f"no command {first!r}; did you mean {close!r}?",
+                hint=f"to send it as a prompt instead: qwen -- {first}",
+            )
+    return ["complete", *args]
+
+
 def load_command(name: str) -> Any:
     """The click command for ``name``, built now; ``None`` for an unknown name."""
     import importlib
@@ -56,7 +112,7 @@ def load_command(name: str) -> Any:
         single.command(name=name)(obj)
         cmd = typer.main.get_command(single)
     cmd.name = name
-    return cmd
+    return coerce.lighten(cmd)
 
 
 def _lazy_group() -> type:
@@ -81,7 +137,11 @@ def build() -> Any:
     app = typer.Typer(
         name="qwen",
         cls=_lazy_group(),
-        help="Chat with Alibaba's Qwen models from the terminal.",
+        help=(
+            "Chat with Alibaba's Qwen models from the terminal.\n\n"
+            'A bare prompt runs complete: qwen "question", cat notes.txt | qwen "summarize", '
+            'qwen -m qwen-plus "question"; qwen -- ... is always a prompt.'
+        ),
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
@@ -104,4 +164,4 @@ def build() -> Any:
         130 interrupted (Ctrl-C), 143 and 129 ended by SIGTERM and SIGHUP.
         """
 
-    return typer.main.get_command(app)
+    return coerce.lighten(typer.main.get_command(app))

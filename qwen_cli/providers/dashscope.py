@@ -8,8 +8,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import ValidationError
-
 from qwen_cli import __version__
 from qwen_cli.errors import (
     HTML_HINT,
@@ -33,7 +31,6 @@ from qwen_cli.providers.base import (
     with_extra,
 )
 from qwen_cli.sse import ServerSentEvent
-from qwen_cli.types import ChatCompletion, ChatCompletionChunk, ChatRequest, ModelInfo
 
 DEFAULT_MODEL = "qwen-max"
 DEFAULT_REGION = "cn"
@@ -127,6 +124,10 @@ class DashScope:
             return StreamItem()
         if payload.get("error") is not None or event.event == "error":
             raise error_from_event(payload)
+        from pydantic import ValidationError
+
+        from qwen_cli.types import ChatCompletionChunk  # pydantic: loaded when an answer comes
+
         try:
             return StreamItem(chunk=ChatCompletionChunk.model_validate(payload))
         except ValidationError:  # the types repair what they can; an event beyond that is skipped
@@ -137,6 +138,10 @@ class DashScope:
             raise not_json(body)
         if body.get("error") is not None:
             raise error_from_event(body)
+        from pydantic import ValidationError
+
+        from qwen_cli.types import ChatCompletion  # pydantic: loaded when an answer comes
+
         if not isinstance(body.get("choices"), (list, dict)):
             raise BadResponseError(
                 "the server's answer has no readable `choices` field",
@@ -158,6 +163,10 @@ class DashScope:
         )
 
     def parse_models(self, body: Any) -> list[ModelInfo]:
+        from pydantic import ValidationError
+
+        from qwen_cli.types import ModelInfo  # pydantic: loaded when an answer comes
+
         if isinstance(body, dict) and body.get("error") is not None:
             raise error_from_event(body)
         if not isinstance(body, (dict, list)):
@@ -209,7 +218,10 @@ def unreadable(exc: ValidationError, body: Any) -> BadResponseError:
 
 
 if TYPE_CHECKING:  # the class describes itself as every provider must
+    from pydantic import ValidationError
+
     from qwen_cli.providers.base import Provider
+    from qwen_cli.types import ChatCompletion, ChatRequest, ModelInfo
 
     _conforms: type[Provider] = DashScope
 

@@ -9,10 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from qwen_cli.types import ToolCall, Usage
-
-if TYPE_CHECKING:
-    from qwen_cli.types import AnswerResult
+if TYPE_CHECKING:  # pydantic is loaded when a record is read or written, not with the store
+    from qwen_cli.types import AnswerResult, ToolCall, Usage
 
 TITLE_LENGTH = 60
 STATUSES = ("complete", "interrupted", "error")
@@ -130,6 +128,8 @@ class NewMessage:
 
     @property
     def usage_model(self) -> Usage | None:
+        from qwen_cli.types import Usage
+
         return Usage.model_validate(self.usage) if self.usage else None
 
 
@@ -243,12 +243,16 @@ def tool_calls_json(calls: list[ToolCall] | None) -> str | None:
 
 
 def tool_calls_from(text: str | None) -> list[ToolCall] | None:
+    from qwen_cli.types import ToolCall
+
     return [ToolCall.model_validate(c) for c in json.loads(text)] if text else None
 
 
 def usage_counts(usage: dict[str, Any] | None) -> dict[str, int | None]:
     """The token counts the store keeps in columns, from the usage object."""
     from pydantic import ValidationError
+
+    from qwen_cli.types import Usage
 
     try:
         u = Usage.model_validate(usage) if usage else Usage()
