@@ -361,11 +361,13 @@ def _number(name: str, conv: type[float] | type[int], got: tuple[Any, str], path
 
 def unknown_keys(cfile: Mapping[str, Any], path: Path) -> list[str]:
     """A warning for each top-level key of the config file that nothing reads (a typo, mostly)."""
+    known = [*ENV_NAMES, *CONFIG_TABLES]
+    if all(key in known for key in cfile):
+        return []  # the usual case, answered without loading every provider's module
     import difflib
 
     from qwen_cli.providers import PROVIDERS, provider_class
 
-    known = [*ENV_NAMES, *CONFIG_TABLES]
     known += [f"QWEN_BASE_URL_{r.upper()}" for p in PROVIDERS for r in provider_class(p).regions]
     secrets = {c.setting for c in _credentials_of(None)} | {c.stored for c in _credentials_of(None)}
     warnings = []

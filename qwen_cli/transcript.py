@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from qwen_cli.store.records import Conversation, Message
-from qwen_cli.types import cut_note
 
 
 def local_time(ts: float) -> str:
@@ -25,6 +24,8 @@ def status_note(m: Message) -> str:
         return "interrupted (Ctrl-C): partial answer"
     if m.status == "error":
         return f"error: {m.error or 'unknown'}" + (": partial answer" if m.content else "")
+    from qwen_cli.types import cut_note  # pydantic: not at import, `qwen chat` starts without it
+
     return cut_note(m.finish_reason, (m.options or {}).get("max_tokens")) or ""
 
 

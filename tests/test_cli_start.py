@@ -103,13 +103,14 @@ def test_route_leaves_commands_and_root_options_alone() -> None:
 
 
 def test_option_values_keep_typers_checks(run_cli, key) -> None:
-    """The light converters (cli/coerce.py) hand every refused value to typer: same errors."""
+    """The light converters (cli/coerce.py) hand every refused value to typer: same checks, and
+    the one error boundary words them."""
     with respx.mock:
         for args, says in (
-            (("-t", "5", "hi"), "less than or equal to 2"),
-            (("-t", "abc", "hi"), "valid number"),
-            (("--seed", "x1", "hi"), "valid integer"),
-            (("--top-p", "-0.5", "hi"), "greater than or equal to 0"),
+            (("-t", "5", "hi"), "qwen: error: --temperature must be between 0 and 2 (got 5)"),
+            (("-t", "abc", "hi"), "qwen: error: --temperature must be a number between 0 and 2 (got abc)"),
+            (("--seed", "x1", "hi"), "qwen: error: --seed must be a whole number between 0 and 2147483647"),
+            (("--top-p", "-0.5", "hi"), "qwen: error: --top-p must be between 0 and 1 (got -0.5)"),
         ):
             r = run_cli("complete", *args)
             assert r.code == 2 and r.out == "" and says in r.err, (args, r.err)
