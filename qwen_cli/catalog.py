@@ -200,3 +200,25 @@ def cost(model: str, prompt_tokens: int, completion_tokens: int, region: str) ->
     if amount < 0.0001:
         return f"<{symbol}0.0001"
     return f"~{symbol}{amount:.4f}" if amount < 1 else f"~{symbol}{amount:.2f}"
+
+
+# Web search fees per call, by strategy (``search_options.search_strategy``), Chinese mainland
+# only: turbo ¥3 and max ¥4 per 1,000 calls (discounted), agent ¥4 per 1,000, since 2026-02-27
+# [DOC, ../shared/protocol/dashscope-more.md "Web search with sources"]. The international
+# agent price is given only in CNY (≈ ¥73.39 per 1,000), so no USD fee is known: none is shown.
+SEARCH_FEES = {"cn": {"turbo": 0.003, "max": 0.004, "agent": 0.004}}
+DEFAULT_SEARCH_STRATEGY = "turbo"
+
+
+def search_fee(plugins: Any, region: str) -> str | None:
+    """``search ~¥0.0030`` for the searches a native answer's ``usage.plugins`` reports
+    (``{"search": {"count", "strategy"}}``, shape [INF]), or ``None``: no search, or no fee known."""
+    search = plugins.get("search") if isinstance(plugins, dict) else None
+    fees = SEARCH_FEES.get(region)
+    if not isinstance(search, dict) or fees is None:
+        return None
+    count = search.get("count", 1)
+    count = count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else 1
+    fee = fees.get(str(search.get("strategy") or ""), fees[DEFAULT_SEARCH_STRATEGY])
+    _code, symbol = CURRENCIES[region]
+    return f"search ~{symbol}{count * fee:.4f}" if count else None

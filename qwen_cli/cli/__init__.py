@@ -62,7 +62,9 @@ def _main(argv: list[str] | None) -> int:
     import typer
 
     from qwen_cli.cli.app import build
+    from qwen_cli.cli.options import search_argv
 
+    args = search_argv(args)
     command = build()
     try:
         rv = command.main(args=args, prog_name="qwen", standalone_mode=False)

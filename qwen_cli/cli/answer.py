@@ -89,6 +89,10 @@ def settings_for(ask: Ask) -> Settings:
 
     setup_logging(ask.debug)
     s = config.resolve(ask.flags())
+    if ask.searching:  # sources need a protocol that returns them: chosen here, once
+        s, with_sources = config.for_sources(s)
+        if not with_sources:
+            s.warnings.append("web search sources need DashScope: this server gets enable_search only")
     register_secret(s.api_key)
     register_secret(s.cookie)
     for warning in s.warnings:  # e.g. a credentials file others can read
@@ -214,7 +218,7 @@ def _show(reply: Reply, out: Output) -> AnswerResult:
             usage=ans.usage,
             elapsed=ans.elapsed,
             first_token_at=ans.first_token_at,
-            cost=_cost(ans, out.price_region),
+            cost=_with_search_fee(_cost(ans, out.price_region), ans, out.price_region),
         )
         render.print_footer(line, err=sys.stderr, color=out.color_err)
     return ans
@@ -257,3 +261,13 @@ def _cost(ans: AnswerResult, region: str | None) -> str | None:
     from qwen_cli import catalog
 
     return catalog.cost(ans.model, ans.usage.prompt_tokens, ans.usage.completion_tokens, region)
+
+
+def _with_search_fee(cost: str | None, ans: AnswerResult, region: str | None) -> str | None:
+    """The footer's cost with the web-search fee the answer reports, where the catalogue knows it."""
+    if region is None or ans.usage is None:
+        return cost
+    from qwen_cli import catalog
+
+    fee = catalog.search_fee((ans.usage.model_extra or {}).get("plugins"), region)
+    return " + ".join(x for x in (cost, fee) if x) or None
