@@ -227,7 +227,8 @@ Provider = Annotated[
     Optional[str],
     typer.Option(
         "--provider",
-        help="dashscope (default) or qwen-web [env QWEN_PROVIDER].",
+        help="dashscope (default), dashscope-native (the native protocol, same key) or qwen-web "
+        "[env QWEN_PROVIDER].",
         autocompletion=complete_provider,
         rich_help_panel=BACKEND,
     ),
