@@ -375,3 +375,35 @@ def test_both_protocols_share_dashscopes_credentials(isolated_env) -> None:
     assert s.base_url == "https://dashscope-intl.aliyuncs.com/compatible-mode/v1" and s.key_required
     searched, with_sources = config.for_sources(config.resolve({"provider": "dashscope"}))
     assert (searched.provider, with_sources) == ("dashscope-native", True)
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_sync_and_async_clients_read_the_same_native_answer(stream: bool) -> None:
+    import asyncio
+
+    from qwen_cli import Qwen
+
+    messages = [{"role": "user", "content": "hi"}]
+    with FakeServer(api_key=KEY) as s, Qwen(KEY, base_url=s.base_url, provider="dashscope-native") as client:
+
+        def sync() -> Any:
+            if not stream:
+                return client.chat.create(messages, enable_search=True).result
+            with client.chat.create(messages, stream=True, enable_search=True) as st:
+                for _ in st:
+                    pass
+                return st.result
+
+        async def run_async() -> Any:
+            if not stream:
+                return (await client.chat.acreate(messages, enable_search=True)).result
+            st = await client.chat.acreate(messages, stream=True, enable_search=True)
+            async with st:
+                async for _ in st:
+                    pass
+            return st.result
+
+        for result in (sync(), asyncio.run(run_async())):
+            assert result.content == "echo: hi [ref_1]" and result.state == "complete"
+            assert [x.index for x in result.sources] == [1, 2] and result.usage.completion_tokens > 0
+        assert [r["path"] for r in s.requests] == [TEXT, TEXT]
