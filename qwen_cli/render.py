@@ -267,12 +267,15 @@ class MarkdownRenderer:
         return self._tail_cache
 
     def _print_sources(self) -> None:
-        """The sources, numbered as the answer's ``[ref_N]`` markers, on stderr (linked where
-        the terminal can: OSC 8, and only to a plain web address)."""
+        """The sources, numbered as the answer's ``[ref_N]`` markers, on stderr when it is the
+        terminal (else under the answer on stdout, the terminal: never into a log file); linked
+        where the terminal can (OSC 8, and only to a plain web address)."""
         from rich.style import Style
         from rich.text import Text
 
-        self._err.line()
+        console = self._err if self._err_safe else self._out
+        if console is self._err or self.blocks_printed:
+            console.line()
         for n, src in enumerate(self._sources, 1):
             number, title = source_parts(n, src)
             site = src.site or src.hostname
@@ -283,7 +286,7 @@ class MarkdownRenderer:
             if src.url:
                 link = src.url if is_safe(src.url) and src.url.startswith(("https://", "http://")) else None
                 line.append(f" {visible(src.url)}", style=Style(dim=True, link=link))
-            self._err.print(line, soft_wrap=True)
+            console.print(line, soft_wrap=True)
 
     def _style_codes(self, style: str) -> tuple[str, str]:
         """The escape codes that open and close ``style`` on the err console."""

@@ -338,19 +338,36 @@ def test_hidden_reasoning() -> None:
 
 
 def test_sources_listed_under_the_answer() -> None:
-    # On stderr, as the README says (stdout is the answer alone), after the answer has ended.
-    r, out, err = terminal()
+    r, out, _ = terminal()
+    r.content("Answer.\n")
+    r.sources([SearchSource(title="Qwen [docs]", hostname="qwen.ai", url="https://qwen.ai/x")])
+    r.finish()
+    text = Screen().feed(out.getvalue()).text
+    assert text.index("Answer.") < text.index("[1] Qwen [docs] — qwen.ai https://qwen.ai/x")
+
+
+def test_sources_go_to_stderr_when_it_is_the_terminal() -> None:
+    out, err = io.StringIO(), _TTY()
+    r = render.make_renderer(out=out, err=err, terminal=True, color=True, width=WIDTH, height=HEIGHT)
     r.content("Answer.\n")
     r.sources([SearchSource(title="Qwen [docs]", hostname="qwen.ai", url="https://qwen.ai/x")])
     assert err.getvalue() == ""
     r.finish()
-    assert Screen().feed(out.getvalue()).text.strip() == "Answer."
+    assert Screen().feed(out.getvalue()).text.strip() == "Answer."  # stdout: the answer alone
     assert "[1] Qwen [docs] — qwen.ai https://qwen.ai/x" in Screen().feed(err.getvalue()).text
     assert "\x1b]8;" in err.getvalue()  # linked (OSC 8)
 
 
+class _TTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
 def test_sources_numbered_by_their_ref_index_with_site_names() -> None:
-    r, _, err = terminal()
+    err = _TTY()
+    r = render.make_renderer(
+        out=io.StringIO(), err=err, terminal=True, color=True, width=WIDTH, height=HEIGHT
+    )
     r.content("See [ref_2].\n")
     r.sources(
         [
