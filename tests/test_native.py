@@ -17,6 +17,7 @@ from qwen_cli.providers.dashscope_native import DashScopeNative, native_root
 from qwen_cli.sse import SSEDecoder
 from qwen_cli.types import ChatParams, ChatRequest, ImagePart, ImageURL, Message, TextPart
 from tests.chatkit import lines, only_conversation
+from tests.e2e import QWEN, clean_env, needs_qwen
 from tests.fakeserver import (
     SEARCH_RESULTS,
     FakeServer,
@@ -407,3 +408,26 @@ def test_sync_and_async_clients_read_the_same_native_answer(stream: bool) -> Non
             assert result.content == "echo: hi [ref_1]" and result.state == "complete"
             assert [x.index for x in result.sources] == [1, 2] and result.usage.completion_tokens > 0
         assert [r["path"] for r in s.requests] == [TEXT, TEXT]
+
+
+@needs_qwen
+def test_installed_qwen_search_force_in_a_pipe(server) -> None:  # type: ignore[no-untyped-def]
+    """The real binary, a real socket, stdout a pipe: the answer alone on stdout, the sources
+    and the footer on stderr, the native body on the wire."""
+    import subprocess
+
+    server.reset()
+    env = clean_env(QWEN_BASE_URL_CN=server.base_url, DASHSCOPE_API_KEY=KEY)
+    p = subprocess.run(
+        [QWEN, "complete", "--search", "force", "--search-strategy", "turbo", "最新的 Qwen 是什么?"],
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.decode() == "echo: 最新的 Qwen 是什么? [ref_1]\n"
+    err = p.stderr.decode().splitlines()
+    assert err[0] == "[1] Qwen3 released (Qwen Blog) - https://qwenlm.github.io/blog/qwen3/"
+    assert err[1].startswith("[2] 通义千问") and "search ~¥0.0030" in err[2]
+    [req] = server.requests()
+    assert req["path"] == TEXT and req["json"]["parameters"]["search_options"]["forced_search"] is True
