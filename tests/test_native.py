@@ -13,7 +13,7 @@ from qwen_cli import config, credentials
 from qwen_cli.cli.options import search_argv
 from qwen_cli.errors import ContentFilterError, RateLimitError
 from qwen_cli.providers import get_provider
-from qwen_cli.providers.dashscope_native import DashScopeNative, native_root
+from qwen_cli.providers.dashscope_native import DashScopeNative, native_body, native_root
 from qwen_cli.sse import SSEDecoder
 from qwen_cli.types import ChatParams, ChatRequest, ImagePart, ImageURL, Message, TextPart
 from tests.chatkit import lines, only_conversation
@@ -78,6 +78,15 @@ def test_every_option_goes_inside_parameters_by_its_name() -> None:
     assert spec.headers["Authorization"] == f"Bearer {KEY}"
     whole = native().chat_request(req.model_copy(update={"stream": False}))
     assert "X-DashScope-SSE" not in whole.headers and whole.json["parameters"]["incremental_output"] is True
+
+
+def test_an_option_added_to_chatparams_lands_in_parameters_with_no_code_here() -> None:
+    """Every ChatParams field, present or future (translation_options, ...), by its own name."""
+    special = {"json_mode", "search_options"}
+    names = [n for n in ChatParams.model_fields if n not in special]
+    params = ChatParams.model_construct(**{n: f"value of {n}" for n in names})
+    body = native_body(ChatRequest.model_construct(model="m", messages=[], params=params, stream=True))
+    assert {n: body["parameters"][n] for n in names} == {n: f"value of {n}" for n in names}
 
 
 def test_search_asks_for_sources_and_citations() -> None:
