@@ -242,6 +242,7 @@ _THINKING_OUTPUT: dict[str, tuple[float, float]] = {
 # Web search fees per 1,000 searches by strategy (CNY, USD) [DOC, billing since 2026-02-27, via
 # dashscope-more.md]: turbo ¥3 and max ¥4 (Chinese mainland only), agent ¥4 / ≈¥73.39 a thousand
 # internationally, shown here in USD at ≈ 7.1 CNY to the dollar [INF].
+DEFAULT_SEARCH_STRATEGY = "turbo"  # what the server uses when the request names none
 SEARCH_FEES: dict[str, tuple[float | None, float | None]] = {
     "turbo": (3.0, None),
     "max": (4.0, None),
@@ -264,20 +265,25 @@ def explicit_cache(model: str, region: str | None) -> bool:
 class Cost:
     """What an answer (or several) cost, and what it would have cost with no cache at all."""
 
-    amount: float
-    uncached: float  # the same tokens at the plain input price
+    amount: float  # everything, search fees included
+    uncached: float  # the same tokens at the plain input price (and the same fees)
     symbol: str
+    fees: float = 0.0  # web search fees, part of ``amount``
 
     @property
     def saved(self) -> float:
         return self.uncached - self.amount
 
     def __add__(self, other: Cost) -> Cost:
-        return Cost(self.amount + other.amount, self.uncached + other.uncached, self.symbol)
+        return Cost(
+            self.amount + other.amount, self.uncached + other.uncached, self.symbol, self.fees + other.fees
+        )
 
     def text(self) -> str:
         """``~¥0.0031``, then ``saved ~¥0.0120 by cache`` (or what writing the cache added)."""
-        out = _money(self.amount, self.symbol)
+        out = _money(self.amount - self.fees, self.symbol)
+        if self.fees > 0:
+            out += f" + search {_money(self.fees, self.symbol)}"
         if self.saved >= 0.00005:
             out += f" · saved {_money(self.saved, self.symbol)} by cache"
         elif self.saved <= -0.00005:
@@ -316,7 +322,7 @@ def price_usage(model: str, usage: Usage, region: str, *, explicit: bool = False
     fees = _search_fee(usage, code)
     amount = (cost_in + cost_out) / 1_000_000 + fees
     uncached = (usage.prompt_tokens * p_in + cost_out) / 1_000_000 + fees
-    return Cost(amount, uncached, symbol)
+    return Cost(amount, uncached, symbol, fees)
 
 
 def _search_fee(usage: Usage, code: str) -> float:
@@ -326,9 +332,11 @@ def _search_fee(usage: Usage, code: str) -> float:
     search = plugins.get("search") if isinstance(plugins, dict) else None
     if not isinstance(search, dict):
         return 0.0
-    count, strategy = search.get("count"), search.get("strategy")
-    fees = SEARCH_FEES.get(str(strategy).lower()) if strategy else None
-    if not isinstance(count, int) or isinstance(count, bool) or count <= 0 or fees is None:
+    count, strategy = search.get("count", 1), search.get("strategy") or DEFAULT_SEARCH_STRATEGY
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        count = 1  # a search ran, its count unreadable: one
+    fees = SEARCH_FEES.get(str(strategy).lower())
+    if count == 0 or fees is None:
         return 0.0
     fee = fees[0] if code == "CNY" else fees[1]
     return count * fee / 1000 if fee is not None else 0.0

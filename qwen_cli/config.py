@@ -254,7 +254,7 @@ def resolve(
         s.region = cls.default_region or ""
 
     s.warnings.extend(credentials.check(cdir))
-    stored = stored_all.get(s.provider, {})
+    stored = stored_all.get(account_of(s.provider), {})
     if not isinstance(stored, dict):
         stored = {}
 
@@ -301,6 +301,34 @@ def resolve(
 
     keypolicy.enforce(s, env=env, dotenv=dotenv, cfile=cfile, dotenv_path=(cwd or Path.cwd()) / ".env")
     return s
+
+
+def account_of(provider: str) -> str:
+    """The credentials entry (and model list) ``provider`` uses: its own, or, for a second
+    protocol of the same service (``dashscope-native``), that service's."""
+    from qwen_cli.providers import provider_class
+
+    cls = provider_class(provider)
+    return str(getattr(cls, "account", cls.name))
+
+
+def for_sources(s: Settings) -> tuple[Settings, bool]:
+    """``s`` for a web search whose sources are wanted: on a provider that cannot return them,
+    the protocol of the same account that can (DashScope's native one), when ``s`` points at
+    that service itself (a region). Returns the settings and whether sources can come back."""
+    from qwen_cli.providers import PROVIDERS, provider_class
+
+    if provider_class(s.provider).capabilities.search_sources:
+        return s, True
+    if s.dashscope_region is None:  # another server: it gets enable_search and nothing more
+        return s, False
+    account = account_of(s.provider)
+    for name in PROVIDERS:
+        if account_of(name) == account and provider_class(name).capabilities.search_sources:
+            s.provider = name
+            s.sources["provider"] = "--search"
+            return s, True
+    return s, False
 
 
 def dashscope_region(provider: str, base_url: str, region_urls: Mapping[str, str]) -> str | None:

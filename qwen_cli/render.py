@@ -75,9 +75,10 @@ class PlainRenderer:
             self._out.write("\n")
             self._out.flush()
         self._last = ""
-        for n, s in enumerate(self._sources, 1):
-            title = s.title or s.hostname or s.url or "(untitled)"
-            line = f"[{n}] {title}" + (f" - {s.url}\n" if s.url and s.url != title else "\n")
+        for n, src in enumerate(self._sources, 1):
+            number, title = source_parts(n, src)
+            line = f"[{number}] {title}" + (f" ({src.site})" if src.site and src.site != title else "")
+            line += f" - {src.url}\n" if src.url and src.url != title else "\n"
             self._err.write(shown(line, self._err))
         if self._sources:
             self._err.flush()
@@ -274,20 +275,26 @@ class MarkdownRenderer:
         return self._tail_cache
 
     def _print_sources(self) -> None:
+        """The sources, numbered as the answer's ``[ref_N]`` markers, on stderr when it is the
+        terminal (else under the answer on stdout, the terminal: never into a log file); linked
+        where the terminal can (OSC 8, and only to a plain web address)."""
         from rich.style import Style
         from rich.text import Text
 
-        if self.blocks_printed:
-            self._out.line()
-        for n, s in enumerate(self._sources, 1):
-            line = Text(f"[{n}] ", style="dim")
-            line.append(visible(s.title or s.hostname or s.url or "(untitled)"), style="dim bold")
-            if s.hostname and s.title:
-                line.append(f" — {visible(s.hostname)}", style="dim")
-            if s.url:  # a link only to a plain web address: nothing else goes into OSC 8
-                link = s.url if is_safe(s.url) and s.url.startswith(("https://", "http://")) else None
-                line.append(f" {visible(s.url)}", style=Style(dim=True, link=link))
-            self._out.print(line, soft_wrap=True)
+        console = self._err if self._err_safe else self._out
+        if console is self._err or self.blocks_printed:
+            console.line()
+        for n, src in enumerate(self._sources, 1):
+            number, title = source_parts(n, src)
+            site = src.site or src.hostname
+            line = Text(f"[{number}] ", style="dim")
+            line.append(visible(title), style="dim bold")
+            if site and src.title and site != title:
+                line.append(f" — {visible(site)}", style="dim")
+            if src.url:
+                link = src.url if is_safe(src.url) and src.url.startswith(("https://", "http://")) else None
+                line.append(f" {visible(src.url)}", style=Style(dim=True, link=link))
+            console.print(line, soft_wrap=True)
 
     def _style_codes(self, style: str) -> tuple[str, str]:
         """The escape codes that open and close ``style`` on the err console."""
@@ -297,6 +304,11 @@ class MarkdownRenderer:
             self._err.print(Text("\0", style=style), end="")
         before, _, after = capture.get().partition("\0")
         return before, after
+
+
+def source_parts(n: int, s: SearchSource) -> tuple[int, str]:
+    """A source's number (its ``[ref_N]`` index, else its place) and title."""
+    return (s.index if s.index is not None else n), (s.title or s.site or s.hostname or s.url or "(untitled)")
 
 
 def _console(

@@ -59,9 +59,23 @@ def to_markdown(conv: Conversation, messages: Sequence[Message]) -> str:
                 if call.function.arguments
                 else ["(no arguments)", ""]
             )
+        if m.sources:
+            out += ["Sources:", "", *sources_markdown(m.sources), ""]
         if note := status_note(m):
             out += [f"*({note})*", ""]
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def sources_markdown(sources: Sequence[dict[str, Any]]) -> list[str]:
+    """``[N] [title](url) — site``, numbered as the answer's ``[ref_N]`` markers."""
+    lines = []
+    for n, src in enumerate(sources, 1):
+        number = src.get("index") if isinstance(src.get("index"), int) else n
+        title = str(src.get("title") or src.get("site") or src.get("url") or "(untitled)")
+        url, site = src.get("url"), src.get("site") or src.get("hostname")
+        entry = f"[{title}]({url})" if url else title
+        lines.append(f"- [{number}] {entry}" + (f" — {site}" if site and site != title else ""))
+    return lines
 
 
 def tool_result_markdown(m: Message, name: str | None) -> list[str]:
@@ -86,6 +100,8 @@ def message_data(m: Message) -> dict[str, Any]:
         d["tool_calls"] = [c.model_dump(mode="json") for c in m.tool_calls]
     if m.tool_call_id is not None:
         d["tool_call_id"] = m.tool_call_id
+    if m.sources:
+        d["sources"] = m.sources
     if m.role == "assistant":
         d.update(
             model=m.model,

@@ -112,6 +112,7 @@ class ChatParams(_Strict):
     enable_thinking: bool | None = None
     thinking_budget: int | None = None
     enable_search: bool | None = None
+    search_options: dict[str, Any] | None = None  # DashScope's web-search options (native wire)
     json_mode: bool = False
     translation_options: dict[str, Any] | None = None  # Qwen-MT: languages, terms, tm_list, domains
     # any other request field, as given (``-o top_k 20``): merged into the body by the provider
@@ -301,14 +302,20 @@ class Usage(_Repaired):
 
 
 class SearchSource(_Repaired):
-    """One web-search result reported alongside an answer."""
+    """One web-search result reported alongside an answer; ``index`` is the N of the answer's
+    ``[ref_N]`` markers, ``site`` the site's name as the server gives it."""
 
+    index: int | None = None
     url: str | None = None
     title: str | None = None
     snippet: str | None = None
     hostname: str | None = None
+    site: str | None = None
     date: str | None = None
-    _repairs = dict.fromkeys(("url", "title", "snippet", "hostname", "date"), _text)
+    _repairs = {
+        "index": _count,
+        **dict.fromkeys(("url", "title", "snippet", "hostname", "site", "date"), _text),
+    }
 
 
 class FunctionDelta(_Tolerant):

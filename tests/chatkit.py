@@ -41,12 +41,13 @@ def lines(*messages: str) -> bytes:
 
 
 def bodies(srv: FakeServer) -> list[dict[str, Any]]:
-    return [r["json"] for r in srv.requests if r["path"].endswith("/chat/completions")]
+    """The chat requests' bodies, in either protocol (native: ``/generation``)."""
+    return [r["json"] for r in srv.requests if r["path"].endswith(("/chat/completions", "/generation"))]
 
 
 def sent_messages(srv: FakeServer) -> list[list[tuple[str, Any]]]:
-    """Per request: (role, content) of every message sent."""
-    return [[(m["role"], m["content"]) for m in b["messages"]] for b in bodies(srv)]
+    """Per request: (role, content) of every message sent (native: ``input.messages``)."""
+    return [[(m["role"], m["content"]) for m in b.get("input", b)["messages"]] for b in bodies(srv)]
 
 
 def store() -> Store:
@@ -95,13 +96,20 @@ def answer(text: str, prompt_tokens: int | None = None) -> httpx.Response:
 class Interrupted(httpx.SyncByteStream):
     """A streamed answer during which the user presses Ctrl-C after ``pieces``."""
 
-    def __init__(self, *pieces: str) -> None:
+    def __init__(self, *pieces: str, native: bool = False) -> None:
         self.pieces = pieces
         self.closed = False
+        self.native = native  # frames of DashScope's native protocol
 
     def __iter__(self) -> Iterator[bytes]:
+        from tests.fakeserver import native_stream_events
+
         for p in self.pieces:
-            yield sse(chunk(p), done=False)
+            yield (
+                native_stream_events([p], finish=False)[0].encode()
+                if self.native
+                else sse(chunk(p), done=False)
+            )
         raise KeyboardInterrupt
 
     def close(self) -> None:

@@ -244,6 +244,90 @@ def native_error_body(message: str, code: str, request_id: str | None = None) ->
     return {"code": code, "message": message, "request_id": request_id or new_request_id()}
 
 
+NATIVE_TEXT_PATH = NATIVE_PREFIX + "/services/aigc/text-generation/generation"
+NATIVE_MULTIMODAL_PATH = NATIVE_PREFIX + "/services/aigc/multimodal-generation/generation"
+SEARCH_RESULTS = [
+    {
+        "index": 1,
+        "title": "Qwen3 released",
+        "url": "https://qwenlm.github.io/blog/qwen3/",
+        "site_name": "Qwen Blog",
+        "icon": "https://qwenlm.github.io/favicon.ico",
+    },
+    {
+        "index": 2,
+        "title": "通义千问 - 阿里云",
+        "url": "https://www.aliyun.com/product/tongyi",
+        "site_name": "阿里云",
+        "icon": "",
+    },
+]
+
+
+def native_frame(n: int, data: Any, *, event: str = "result", status: int = 200) -> str:
+    """One native SSE frame, verbatim as DashScope sends it (no space after the colons)."""
+    payload = data if isinstance(data, str) else _dumps(data)
+    return f"id:{n}\nevent:{event}\n:HTTP_STATUS/{status}\ndata:{payload}\n\n"
+
+
+def native_stream_events(
+    text_pieces: Sequence[str],
+    *,
+    reasoning_pieces: Sequence[str] = (),
+    search_results: Sequence[dict[str, Any]] | None = None,
+    prompt_tokens: int = 10,
+    finish_reason: str = "stop",
+    request_id: str | None = None,
+    finish: bool = True,
+) -> list[str]:
+    """Frames of one native answer (``incremental_output``): reasoning then text deltas with
+    ``finish_reason: "null"``, cumulative usage in every frame, a last frame with the finish
+    reason; ``search_results`` ride on the first frame as ``output.search_info``."""
+    rid = request_id or new_request_id()
+    frames: list[str] = []
+    out = 0
+    pieces = [("reasoning_content", p) for p in reasoning_pieces] + [("content", p) for p in text_pieces]
+    reasoning = len(reasoning_pieces)
+    for n, (key, piece) in enumerate(pieces, 1):
+        out += 1
+        msg = {"content": "", "role": "assistant", key: piece}
+        output: dict[str, Any] = {"choices": [{"message": msg, "finish_reason": "null"}]}
+        if n == 1 and search_results is not None:
+            output["search_info"] = {"search_results": list(search_results), "extra_tool_info": []}
+        frames.append(
+            native_frame(
+                n,
+                {"output": output, "usage": _native_usage(prompt_tokens, out, reasoning), "request_id": rid},
+            )
+        )
+    if finish:
+        last = {
+            "choices": [{"message": {"content": "", "role": "assistant"}, "finish_reason": finish_reason}]
+        }
+        usage = _native_usage(prompt_tokens, out, reasoning)
+        if search_results is not None:
+            usage["plugins"] = {"search": {"count": 1, "strategy": "turbo"}}
+        frames.append(native_frame(len(pieces) + 1, {"output": last, "usage": usage, "request_id": rid}))
+    return frames
+
+
+def _native_usage(prompt: int, output: int, reasoning: int = 0) -> dict[str, Any]:
+    usage: dict[str, Any] = {
+        "total_tokens": prompt + output,
+        "output_tokens": output,
+        "input_tokens": prompt,
+        "prompt_tokens_details": {"cached_tokens": 0},
+    }
+    if reasoning:
+        usage["output_tokens_details"] = {"reasoning_tokens": reasoning}
+    return usage
+
+
+def native_error_frame(message: str, code: str, *, status: int = 400, n: int = 1) -> str:
+    """A mid-stream native error: ``event:error`` with the status comment and the error object."""
+    return native_frame(n, native_error_body(message, code), event="error", status=status)
+
+
 def error_spec(
     status: int,
     message: str,
@@ -912,6 +996,9 @@ class _Handler(BaseHTTPRequestHandler):
             if route == NATIVE_PREFIX + "/uploads" and method == "GET":
                 self._upload_policy(entry, rid)
                 return
+            if route in (NATIVE_TEXT_PATH, NATIVE_MULTIMODAL_PATH) and method == "POST":
+                self._native_chat(entry, rid)
+                return
         elif route == "/oss" and method == "POST":
             self._store_oss_object()
             self._send_full(200, b"", None, rid=rid)
@@ -1068,6 +1155,49 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self._send_json(200, body, rid)
 
+    def _native_chat(self, entry: dict[str, Any], rid: str) -> None:
+        """The native protocol's echo: streams when asked with ``X-DashScope-SSE: enable``;
+        with ``enable_search`` and ``search_options.enable_source`` the answer cites
+        :data:`SEARCH_RESULTS` as ``[ref_1]`` and sends them on its first frame."""
+        req = entry["json"]
+        messages = (req.get("input") or {}).get("messages") if isinstance(req, dict) else None
+        if not isinstance(messages, list) or not messages:
+            err = native_error_body("Field required: input.messages", "InvalidParameter", rid)
+            self._send_json(400, err, rid)
+            return
+        params = req.get("parameters") or {}
+        user_text, images = _last_user_text(messages)
+        prompt_tokens = max(1, sum(len(_text_of(m)) for m in messages) // 4)
+        options = params.get("search_options") or {}
+        sourced = params.get("enable_search") is True and options.get("enable_source") is True
+        answer = "echo: " + user_text + (f" [{images} image(s)]" if images else "")
+        if sourced:
+            answer += " [ref_1]"
+        reasoning = f"Thinking about: {user_text}" if params.get("enable_thinking") is True else ""
+        model = str(req.get("model") or "qwen-max")
+        delay = 0.05 if model == "fake-slow" else 0.0
+        pieces = long_pieces() if model == "fake-long" else split_text(answer)
+        results = SEARCH_RESULTS if sourced else None
+        if entry["headers"].get("x-dashscope-sse", "").lower() == "enable":
+            frames = native_stream_events(
+                pieces,
+                reasoning_pieces=split_text(reasoning),
+                search_results=results,
+                prompt_tokens=prompt_tokens,
+                request_id=rid,
+            )
+            data = [f.encode() for f in frames]
+            self._send_stream(200, data, "text/event-stream;charset=UTF-8", rid=rid, delay=delay)
+            return
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(pieces)}
+        if reasoning:
+            message["reasoning_content"] = reasoning
+        output: dict[str, Any] = {"choices": [{"finish_reason": "stop", "message": message}]}
+        if results is not None:
+            output["search_info"] = {"search_results": list(results)}
+        usage = _native_usage(prompt_tokens, max(1, len(message["content"]) // 4))
+        self._send_json(200, {"output": output, "usage": usage, "request_id": rid}, rid)
+
     def _check_references(self, entry: dict[str, Any]) -> tuple[str | None, int]:
         """Like DashScope: ``oss://`` images need the resolve header and an uploaded object;
         ``fileid://`` system messages must name uploaded files. Returns (error, file count)."""
@@ -1120,7 +1250,7 @@ def _text_of(message: Any) -> str:
         return content
     if isinstance(content, list):
         return "\n".join(
-            str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
+            str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type", "text") == "text"
         )
     return ""
 

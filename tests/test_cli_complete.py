@@ -15,6 +15,10 @@ from tests.test_client import USAGE, chunk, sse, stream_response
 
 CN = "https://dashscope.aliyuncs.com/compatible-mode/v1/chat/completions"
 LOCAL = "http://local.test/v1"
+CHAT_URL = {  # each of DashScope's protocols, Beijing
+    "dashscope": CN,
+    "dashscope-native": "https://dashscope.aliyuncs.com/api/v1/services/aigc/text-generation/generation",
+}
 
 
 @pytest.fixture
@@ -156,10 +160,11 @@ def test_401_names_the_region_and_hides_the_key(run_cli, key) -> None:
         ),
     ],
 )
+@pytest.mark.parametrize("provider", ["dashscope", "dashscope-native"])
 @respx.mock
-def test_api_errors_exit_codes(run_cli, key, status, body, code, text) -> None:
-    respx.post(CN).mock(return_value=httpx.Response(status, json=body))
-    r = run_cli("complete", "hi", "--max-retries", "2")
+def test_api_errors_exit_codes(run_cli, key, status, body, code, text, provider) -> None:
+    respx.post(CHAT_URL[provider]).mock(return_value=httpx.Response(status, json=body))
+    r = run_cli("complete", "hi", "--max-retries", "2", "--provider", provider)
     assert r.code == code
     assert text in r.err and len(r.err.splitlines()) == 2 and r.out == ""
 

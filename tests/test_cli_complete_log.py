@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import respx
 
 from tests import chatkit
@@ -11,9 +12,18 @@ from tests.fakeserver import FakeServer, error_spec
 srv = chatkit.srv  # fixture
 
 
-def test_complete_logs_its_exchange(run_cli, srv: FakeServer) -> None:
+@pytest.fixture(autouse=True, params=["dashscope", "dashscope-native"])
+def provider(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here, in both of DashScope's protocols."""
+    monkeypatch.setenv("QWEN_PROVIDER", request.param)
+    return str(request.param)
+
+
+def test_complete_logs_its_exchange(run_cli, srv: FakeServer, provider: str) -> None:
     r = run_cli("complete", "what is SSE?", "-s", "be brief", "-t", "0.5")
     assert r.code == 0 and r.out == "echo: what is SSE?\n"
+    native = srv.requests[0]["path"].endswith("/text-generation/generation")
+    assert native == (provider == "dashscope-native")  # each protocol really spoken
     conv_id, [ex] = only_conversation()
     assert ex.user.content == "what is SSE?" and ex.user.options == {"temperature": 0.5}
     assert ex.answer and ex.answer.content == "echo: what is SSE?" and ex.answer.status == "complete"
@@ -74,8 +84,11 @@ def test_errors_are_logged_and_keep_their_exit_code(run_cli, srv: FakeServer) ->
 
 
 @respx.mock
-def test_ctrl_c_is_logged_as_interrupted(run_cli) -> None:
-    respx.post("http://local.test/v1/chat/completions").mock(return_value=interrupted(Interrupted("part")))
+def test_ctrl_c_is_logged_as_interrupted(run_cli, provider: str) -> None:
+    native = provider == "dashscope-native"
+    respx.post(url__startswith="http://local.test/v1/").mock(
+        return_value=interrupted(Interrupted("part", native=native))
+    )
     r = run_cli("complete", "hi", "--base-url", "http://local.test/v1")
     assert r.code == 130 and r.out == "part\n"
     _, [ex] = only_conversation()

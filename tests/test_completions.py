@@ -86,7 +86,7 @@ def test_bash_completes_model_names_regions_and_cached_models(tmp_path: Path) ->
     assert bash_complete("qwen complete -m qwen-vl") == ["qwen-vl-max", "qwen-vl-plus", "qwen-vl-ocr"]
     assert bash_complete("qwen models show qwq") == ["qwq-plus", "qwq-32b"]
     assert bash_complete("qwen auth status --region ") == ["cn", "intl", "us"]
-    assert bash_complete("qwen complete --provider dash") == ["dashscope"]
+    assert bash_complete("qwen complete --provider dash") == ["dashscope", "dashscope-native"]
     from qwen_cli import modelcache
 
     cache = tmp_path / "cache"

@@ -32,10 +32,11 @@ def last_answer(conv_id: str | None = None) -> tuple[str, str, str]:
     return m.role, m.status, m.content
 
 
+@pytest.mark.parametrize("provider", ["dashscope", "dashscope-native"])
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP] * 3, ids=lambda s: signal.Signals(s).name)
-def test_a_signal_mid_answer_keeps_the_partial(srv: FakeServerProcess, sig: int) -> None:
+def test_a_signal_mid_answer_keeps_the_partial(srv: FakeServerProcess, sig: int, provider: str) -> None:
     proc = subprocess.Popen(
-        [QWEN, "complete", LONG, "-m", "fake-slow"],
+        [QWEN, "complete", LONG, "-m", "fake-slow", "--provider", provider],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,

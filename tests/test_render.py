@@ -346,6 +346,53 @@ def test_sources_listed_under_the_answer() -> None:
     assert text.index("Answer.") < text.index("[1] Qwen [docs] — qwen.ai https://qwen.ai/x")
 
 
+def test_sources_go_to_stderr_when_it_is_the_terminal() -> None:
+    out, err = io.StringIO(), _TTY()
+    r = render.make_renderer(out=out, err=err, terminal=True, color=True, width=WIDTH, height=HEIGHT)
+    r.content("Answer.\n")
+    r.sources([SearchSource(title="Qwen [docs]", hostname="qwen.ai", url="https://qwen.ai/x")])
+    assert err.getvalue() == ""
+    r.finish()
+    assert Screen().feed(out.getvalue()).text.strip() == "Answer."  # stdout: the answer alone
+    assert "[1] Qwen [docs] — qwen.ai https://qwen.ai/x" in Screen().feed(err.getvalue()).text
+    assert "\x1b]8;" in err.getvalue()  # linked (OSC 8)
+
+
+class _TTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_sources_numbered_by_their_ref_index_with_site_names() -> None:
+    err = _TTY()
+    r = render.make_renderer(
+        out=io.StringIO(), err=err, terminal=True, color=True, width=WIDTH, height=HEIGHT
+    )
+    r.content("See [ref_2].\n")
+    r.sources(
+        [
+            SearchSource(index=2, title="通义千问", site="阿里云", url="https://www.aliyun.com/x"),
+            SearchSource(index=5, title="Evil\x1b[31m", url="javascript:alert(1)"),
+        ]
+    )
+    r.finish()
+    text = Screen().feed(err.getvalue()).text
+    assert "[2] 通义千问 — 阿里云 https://www.aliyun.com/x" in text
+    assert "[5] Evil" in text and "\x1b[31m" not in err.getvalue()  # through safetext
+    links = {t for t in re.findall(r"\x1b]8;[^;]*;([^\x1b]*)", err.getvalue()) if t}
+    assert links == {"https://www.aliyun.com/x"}  # only a plain web address is ever linked
+
+
+def test_plain_sources_on_stderr_with_index_and_site() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    r = render.PlainRenderer(out=out, err=err)
+    r.content("x [ref_1]")
+    r.sources([SearchSource(index=1, title="Qwen3", site="Qwen Blog", url="https://q.example/3")])
+    r.finish()
+    assert out.getvalue() == "x [ref_1]\n"
+    assert err.getvalue() == "[1] Qwen3 (Qwen Blog) - https://q.example/3\n"
+
+
 def test_renderer_can_be_reused_after_finish() -> None:
     r, out, _ = terminal()
     feed_chars(r, "first answer\n\nsecond para")

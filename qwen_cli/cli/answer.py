@@ -90,6 +90,10 @@ def settings_for(ask: Ask) -> Settings:
 
     setup_logging(ask.debug)
     s = config.resolve(ask.flags())
+    if ask.searching:  # sources need a protocol that returns them: chosen here, once
+        s, with_sources = config.for_sources(s)
+        if not with_sources:
+            s.warnings.append("web search sources need DashScope: this server gets enable_search only")
     register_secret(s.api_key)
     register_secret(s.cookie)
     for warning in s.warnings:  # e.g. a credentials file others can read

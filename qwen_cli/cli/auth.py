@@ -218,11 +218,13 @@ def login(
         entry["region"] = target.region
     if base_url:
         entry["base_url"] = target.base_url
-    path = credentials.update(s.config_dir, s.provider, entry)
+    path = credentials.update(
+        s.config_dir, config.account_of(s.provider), entry
+    )  # both DashScope protocols: one
     cache = config.cache_dir()
     modelcache.clear(cache)
     if models is not None:
-        modelcache.save(cache, s.provider, target.base_url, models)
+        modelcache.save(cache, config.account_of(s.provider), target.base_url, models)
 
     where = f"region {_region_title(s, target.region)}" if regional else target.base_url
     if models is not None:

@@ -63,21 +63,21 @@ def get_list(s: Settings, *, refresh: bool = False, offline: bool = False) -> Mo
         )
     cache = config.cache_dir()
     if offline:
-        got = modelcache.load(cache, s.provider, s.base_url, max_age=None) or _catalogue(s)
+        got = modelcache.load(cache, config.account_of(s.provider), s.base_url, max_age=None) or _catalogue(s)
         got.stale, got.problem = True, "--offline"
         return got
     if not refresh:
-        fresh = modelcache.load(cache, s.provider, s.base_url)
+        fresh = modelcache.load(cache, config.account_of(s.provider), s.base_url)
         if fresh is not None:
             return fresh
     try:
         with client_for(s) as client:
             ids = [m.id for m in client.models.list()]
     except _FALLBACK_ERRORS as err:
-        got = modelcache.load(cache, s.provider, s.base_url, max_age=None) or _catalogue(s)
+        got = modelcache.load(cache, config.account_of(s.provider), s.base_url, max_age=None) or _catalogue(s)
         got.stale, got.problem = True, scrub_known(err.message)
         return got
-    modelcache.save(cache, s.provider, s.base_url, ids)
+    modelcache.save(cache, config.account_of(s.provider), s.base_url, ids)
     return modelcache.ModelList(ids=ids, source="api", base_url=s.base_url, fetched_at=time.time())
 
 

@@ -150,7 +150,90 @@ NoCacheControl = Annotated[
 ]
 Search = Annotated[
     bool,
-    typer.Option("--search", help="Let the model search the web (enable_search).", rich_help_panel=SAMPLING),
+    typer.Option(
+        "--search",
+        help="Let the model search the web (enable_search); --search force: before every answer. "
+        "On DashScope the answer's sources follow it.",
+        rich_help_panel=SAMPLING,
+    ),
+]
+SEARCH_STRATEGIES = ("turbo", "max", "agent")
+
+
+def _strategy(value: Optional[str]) -> Optional[str]:
+    if value is not None and value not in SEARCH_STRATEGIES:
+        raise UsageError(
+            f"unknown --search-strategy {value!r}",
+            hint=f"use one of: {', '.join(SEARCH_STRATEGIES)} (agent: qwen3-max only)",
+        )
+    return value
+
+
+def _hosts(values: Optional[list[str]]) -> Optional[list[str]]:
+    from urllib.parse import urlsplit
+
+    for v in values or ():
+        host = urlsplit(f"//{v}").hostname if v and "/" not in v and ":" not in v else None
+        if not host or " " in v or "." not in v:
+            raise UsageError(
+                f"--search-site takes a host name, not {v!r}",
+                hint="give the site's host alone, e.g. --search-site docs.python.org",
+            )
+    return values
+
+
+def search_argv(args: list[str]) -> list[str]:
+    """``--search force`` (and ``--search=force``) as the parser takes it: ``--search
+    --search-force``. A plain ``--search`` keeps its next word (often the prompt)."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            return out + args[i:]
+        if (
+            a in ("--search", "--search=on") and i + 1 < len(args) and args[i + 1] == "force"
+        ) or a == "--search=force":
+            out += ["--search", "--search-force"]
+            i += 1 if a == "--search=force" else 2
+            continue
+        out.append("--search" if a == "--search=on" else a)
+        i += 1
+    return out
+
+
+SearchForce = Annotated[
+    bool, typer.Option("--search-force", hidden=True, help="Search before every answer (--search force).")
+]
+SearchStrategy = Annotated[
+    Optional[str],
+    typer.Option(
+        "--search-strategy",
+        help="How hard to search: turbo, max or agent (implies --search).",
+        callback=_strategy,
+        rich_help_panel=SAMPLING,
+    ),
+]
+SearchFreshness = Annotated[
+    Optional[int],
+    typer.Option(
+        "--search-freshness",
+        metavar="DAYS",
+        help="Only pages from the last DAYS days (implies --search).",
+        min=1,
+        max=3650,
+        rich_help_panel=SAMPLING,
+    ),
+]
+SearchSite = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--search-site",
+        metavar="HOST",
+        help="Only search this site (repeatable; implies --search).",
+        callback=_hosts,
+        rich_help_panel=SAMPLING,
+    ),
 ]
 JsonMode = Annotated[
     bool,
@@ -187,7 +270,8 @@ Provider = Annotated[
     Optional[str],
     typer.Option(
         "--provider",
-        help="dashscope (default) or qwen-web [env QWEN_PROVIDER].",
+        help="dashscope (default), dashscope-native (the native protocol, same key) or qwen-web "
+        "[env QWEN_PROVIDER].",
         autocompletion=complete_provider,
         rich_help_panel=BACKEND,
     ),
@@ -265,6 +349,10 @@ class Ask:
     think_budget: int | None = None
     no_cache_control: bool = False
     search: bool = False
+    search_force: bool = False
+    search_strategy: str | None = None
+    search_freshness: int | None = None
+    search_site: list[str] | None = None
     json_mode: bool = False
     no_stream: bool = False
     json: bool = False
@@ -297,10 +385,25 @@ class Ask:
             stop=self.stop,
             think=self.think,
             thinking_budget=self.think_budget,
-            search=self.search,
+            search=self.searching,
+            search_force=self.search_force,
+            search_strategy=self.search_strategy,
+            search_freshness=self.search_freshness,
+            search_sites=tuple(self.search_site or ()),
             json_mode=self.json_mode,
             no_stream=self.no_stream,
             extra=parse_fields(self.option),
+        )
+
+    @property
+    def searching(self) -> bool:
+        """Web search asked for, by --search or any of its options."""
+        return bool(
+            self.search
+            or self.search_force
+            or self.search_strategy
+            or self.search_freshness
+            or self.search_site
         )
 
     def params(self) -> dict[str, Any]:

@@ -154,9 +154,13 @@ def _capabilities(settings: Settings) -> Capabilities:
 def _dashscope_only(settings: Settings, what: str) -> None:
     """A Files API is needed: only some providers have one."""
     if not _capabilities(settings).files_api:
+        from qwen_cli.config import account_of
         from qwen_cli.providers import PROVIDERS, provider_class
 
-        able = [p for p in PROVIDERS if provider_class(p).capabilities.files_api]
+        # one name per service: both DashScope protocols are "dashscope"
+        able = list(
+            dict.fromkeys(account_of(p) for p in PROVIDERS if provider_class(p).capabilities.files_api)
+        )
         raise UsageError(
             f"{what} works with the {' or '.join(able)} provider, not {settings.provider}",
             hint=f"use --provider {able[0]}, which has one",

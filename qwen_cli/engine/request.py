@@ -24,6 +24,10 @@ class Sampling:
     think: bool | None = None
     thinking_budget: int | None = None  # most reasoning tokens; implies thinking
     search: bool = False
+    search_force: bool = False  # search before every answer (forced_search)
+    search_strategy: str | None = None  # turbo | max | agent
+    search_freshness: int | None = None  # only pages from the last N days
+    search_sites: tuple[str, ...] = ()  # only these hosts
     json_mode: bool = False
     no_stream: bool = False
     extra: dict[str, Any] = field(default_factory=dict)  # other request fields, passed through
@@ -38,9 +42,25 @@ class Sampling:
             "enable_thinking": True if self.thinking_budget else self.think,
             "thinking_budget": self.thinking_budget,
             "enable_search": True if self.search else None,
+            "search_options": self.search_options(),
             "json_mode": self.json_mode,
             "extra": dict(self.extra),
         }
+
+    def search_options(self) -> dict[str, Any] | None:
+        """DashScope's ``search_options`` for what was asked, or ``None``."""
+        if not self.search:
+            return None
+        options: dict[str, Any] = {}
+        if self.search_force:
+            options["forced_search"] = True
+        if self.search_strategy:
+            options["search_strategy"] = self.search_strategy
+        if self.search_freshness:
+            options["freshness"] = self.search_freshness
+        if self.search_sites:
+            options["assigned_site_list"] = list(self.search_sites)
+        return options or None
 
     def stored(self) -> dict[str, Any]:
         """The options as stored with each message: only those set."""

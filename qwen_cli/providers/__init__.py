@@ -14,6 +14,7 @@ from qwen_cli.providers.base import Provider, RequestSpec, StreamItem, region_of
 
 _REGISTRY: dict[str, str] = {
     "dashscope": "qwen_cli.providers.dashscope:DashScope",
+    "dashscope-native": "qwen_cli.providers.dashscope_native:DashScopeNative",
     "qwen-web": "qwen_cli.providers.qwen_web:QwenWeb",
 }
 PROVIDERS = tuple(_REGISTRY)

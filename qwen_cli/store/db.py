@@ -354,6 +354,10 @@ class Store:
                 ),
             )  # fmt: skip
             mid = int(cur.lastrowid or 0)
+            if msg.sources:
+                from qwen_cli.store import sources
+
+                sources.write(db, mid, msg.sources)
             for a in msg.attachments:
                 a.message_id, a.id, a.created_at = mid, self._attach(db, conv_id, mid, a, now), now
             sets = "updated_at = ?" + (", model = ?" if msg.model else "")
@@ -388,6 +392,13 @@ class Store:
         )
         msgs = [message_from(r) for r in rows]
         by_id = {m.id: m for m in msgs}
+        from qwen_cli.store import sources
+
+        try:
+            for mid, found in sources.read(self.db, [m.id for m in msgs if m.role == "assistant"]).items():
+                by_id[mid].sources = found
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
         for a in self.attachments(conv_id):
             if a.message_id in by_id:
                 by_id[a.message_id].attachments.append(a)

@@ -95,6 +95,7 @@ class NewMessage:
     attachments: list[Attachment] = field(default_factory=list)
     tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
+    sources: list[dict[str, Any]] | None = None  # web-search sources (store/sources.py)
 
     @classmethod
     def of_result(
@@ -124,6 +125,7 @@ class NewMessage:
             error=error if r.error is not None else None,
             left_out=left_out,
             tool_calls=[c.model_copy(deep=True) for c in r.tool_calls] or None,
+            sources=[x.model_dump(mode="json", exclude_none=True) for x in r.sources] or None,
         )
 
     @property
