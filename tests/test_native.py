@@ -82,11 +82,18 @@ def test_every_option_goes_inside_parameters_by_its_name() -> None:
 
 def test_an_option_added_to_chatparams_lands_in_parameters_with_no_code_here() -> None:
     """Every ChatParams field, present or future (translation_options, ...), by its own name."""
-    special = {"json_mode", "search_options"}
+    special = {"json_mode", "search_options", "extra"}  # extra: `-o` fields, merged as they are
     names = [n for n in ChatParams.model_fields if n not in special]
     params = ChatParams.model_construct(**{n: f"value of {n}" for n in names})
     body = native_body(ChatRequest.model_construct(model="m", messages=[], params=params, stream=True))
     assert {n: body["parameters"][n] for n in names} == {n: f"value of {n}" for n in names}
+
+
+def test_o_fields_go_inside_parameters_and_win() -> None:
+    params = ChatParams(temperature=0.3, extra={"top_k": 20, "temperature": 0.5})
+    body = native_body(ChatRequest(model="m", messages=[], params=params))
+    assert body["parameters"]["top_k"] == 20 and body["parameters"]["temperature"] == 0.5
+    assert "extra" not in body["parameters"] and "top_k" not in body
 
 
 def test_search_asks_for_sources_and_citations() -> None:

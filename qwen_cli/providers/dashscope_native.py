@@ -152,12 +152,13 @@ def native_body(req: ChatRequest, *, multimodal: bool = False) -> dict[str, Any]
             continue
         if name == "json_mode":
             parameters["response_format"] = {"type": "json_object"}
-        elif name == "search_options":
-            continue  # below, with what only this protocol adds
+        elif name in ("search_options", "extra"):
+            continue  # below, with what only this protocol adds; `-o` fields last, they win
         else:
             parameters[name] = value
     if req.params.enable_search:
         parameters["search_options"] = search_options(req.params.search_options)
+    parameters.update(req.params.extra)  # `-o KEY=VALUE`: any other field, inside `parameters`
     return {
         "model": req.model,
         "input": {"messages": [native_message(m, multimodal=multimodal) for m in req.messages]},
