@@ -420,3 +420,41 @@ def test_footer_leaves_out_speed_of_an_instant_answer() -> None:
         model="m", usage=Usage(prompt_tokens=1, completion_tokens=9, total_tokens=10), elapsed=0.04
     )
     assert line == "m · 1 in · 9 out · 10 total · 0.04s"
+
+
+# ------------------------------------------------------------------------------ the scroll-back
+
+
+def one_shot(text: str, width: int = WIDTH) -> str:
+    out = io.StringIO()
+    console = render._console(out, terminal=True, color=True, width=width, height=HEIGHT)
+    console.print(render._Lines(render._render(console, text, "monokai")), crop=False)
+    return out.getvalue()
+
+
+WITH_RULES = "Intro.\n\n---\n\n- a\n- b\n\n***\n\n| x | y |\n|---|---|\n| 1 | 2 |\n\n---\n\nEnd.\n"
+
+
+SHORT = ANSWER.replace("".join(f"value_{i:03d} = {i} * 2\n" for i in range(4, 200)), "")
+
+
+@pytest.mark.parametrize(
+    ("text", "every"),
+    [(ANSWER, 41), (ANSWER, 10**9), (SHORT, 1), (SHORT, 7), (WITH_RULES, 1), (WITH_RULES, 5)],
+)
+def test_a_stream_leaves_the_one_shot_render_in_the_scroll_back(text: str, every: int) -> None:
+    """Blank lines after tables, code blocks and rules included, however the ticks fell."""
+    r, out, _ = terminal()
+    feed_chars(r, text, refresh_every=every)
+    r.finish()
+    assert Screen().feed(out.getvalue()).text.strip("\n") == Screen().feed(one_shot(text)).text.strip("\n")
+
+
+def test_no_line_is_padded_with_spaces() -> None:
+    r, out, _ = terminal()
+    feed_chars(r, SHORT, refresh_every=3)
+    r.finish()
+    for raw in (out.getvalue(), one_shot(ANSWER)):
+        lines = strip_ansi(raw).replace("\r", "\n").split("\n")
+        assert lines and [ln for ln in lines if ln != ln.rstrip()] == []
+    assert len(strip_ansi(one_shot(ANSWER))) < 1.2 * len(ANSWER)  # the padding was most of it

@@ -1,0 +1,123 @@
+"""What a person sees in a real terminal (tmux): the scroll-back of a stream equals the one-shot
+render of the same answer, with no trailing spaces, through slow streams and resizes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from tests.e2e import QWEN, needs_qwen
+from tests.fakeserver import FakeServerProcess, chat_stream_events, split_text
+from tests.test_e2e import env
+
+pytestmark = [needs_qwen, pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
+
+ANSWER = "\n".join(
+    [
+        "# Plan",
+        "",
+        "Some text before a table, long enough to wrap at sixty columns but not at a hundred.",
+        "",
+        "| model | context | price |",
+        "|---|---:|:---:|",
+        "| qwen-max | 32768 | 2.40 |",
+        "| qwen-plus | 131072 | 0.80 |",
+        "",
+        "After the table.",
+        "",
+        "```python",
+        "def f(x: int) -> int:",
+        "    return x * 2",
+        "```",
+        "",
+        "After the code.",
+        "",
+        *[
+            f"- item {i}: a list item long enough to wrap when the window is narrow, {i}"
+            for i in range(1, 13)
+        ],
+        "",
+        "The end.",
+    ]
+)
+
+
+class Term:
+    """One tmux server with one pane running a command; its scroll-back, joined (-J)."""
+
+    def __init__(self, srv: FakeServerProcess, cmd: str, cols: int, rows: int) -> None:
+        self.tmux = ["tmux", "-L", f"qwen-screen-{os.getpid()}", "-f", "/dev/null"]
+        sh = f"{cmd}; echo __EXIT__$?; sleep 60"
+        start = ["start-server", ";", "set", "-g", "history-limit", "50000", ";", "new-session", "-d"]
+        subprocess.run(
+            [*self.tmux, *start, "-x", str(cols), "-y", str(rows), "-s", "t", sh],
+            check=True,
+            env=env(srv, TERM="xterm-256color"),
+            timeout=20,
+        )
+
+    def run(self, *args: str) -> str:
+        return subprocess.run([*self.tmux, *args], capture_output=True, text=True, timeout=20).stdout
+
+    def text(self) -> str:
+        return self.run("capture-pane", "-p", "-J", "-S", "-", "-t", "t")
+
+    def wait_for(self, needle: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while needle not in (text := self.text()):
+            assert time.monotonic() < deadline, text[-2000:]
+            time.sleep(0.05)
+        return text
+
+    def close(self) -> None:
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True, timeout=20)
+
+
+def answer_lines(text: str) -> list[str]:
+    """The answer in a capture: from its first line to the line before the footer."""
+    lines = text.split("__EXIT__")[0].rstrip("\n").split("\n")
+    start = next(i for i, ln in enumerate(lines) if "Plan" in ln)
+    end = max(i for i, ln in enumerate(lines) if "The end." in ln)
+    return lines[start : end + 1]
+
+
+def screen_of(
+    srv: FakeServerProcess, *args: str, cols: int = 100, rows: int = 30, resize: bool = False
+) -> str:
+    term = Term(srv, " ".join([QWEN, *args]), cols, rows)
+    try:
+        if resize:
+            term.wait_for("item 2:")
+            term.run("resize-window", "-t", "t", "-x", "60")
+            term.wait_for("item 6:")
+            term.run("resize-window", "-t", "t", "-x", str(cols))
+        return term.wait_for("__EXIT__")
+    finally:
+        term.close()
+
+
+def one_shot(srv: FakeServerProcess, cols: int = 100, rows: int = 30) -> list[str]:
+    srv.enqueue({"sse": chat_stream_events([ANSWER])})
+    return answer_lines(screen_of(srv, "complete", "hi", "-q", cols=cols, rows=rows))
+
+
+def slow(srv: FakeServerProcess, delay: float = 0.02, size: int = 6) -> None:
+    srv.enqueue({"sse": chat_stream_events(split_text(ANSWER, size)), "delay": delay})
+
+
+def test_a_slow_stream_leaves_the_one_shot_render_in_the_scroll_back(srv: FakeServerProcess) -> None:
+    whole = one_shot(srv)
+    assert whole[0].strip() == "Plan" and "qwen-plus" in "\n".join(whole)
+    slow(srv, delay=0.01, size=3)  # many ticks: every block printed on its own
+    assert answer_lines(screen_of(srv, "complete", "hi", "-q")) == whole
+
+
+def test_resizing_during_a_stream_duplicates_nothing(srv: FakeServerProcess) -> None:
+    whole = one_shot(srv)
+    slow(srv, delay=0.03)
+    got = answer_lines(screen_of(srv, "complete", "hi", "-q", resize=True))
+    assert got == whole
