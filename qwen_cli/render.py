@@ -343,10 +343,11 @@ class MarkdownRenderer:
         return [[] for _ in range(self._owed + part.gap)] if self.blocks_printed else []
 
     def _tail_lines(self, options: ConsoleOptions) -> Lines:
-        """The tail rendered (at most once per change), cropped to the screen's height - 1."""
+        """The tail rendered (at most once per change), cropped to its last lines: a quarter of the
+        screen (every line is drawn again at each change; the whole block is printed when done)."""
         from rich.segment import Segment
 
-        height = options.size.height
+        height = max(2, min(options.size.height, options.size.height // 4 + 1))
         key = (self._splitter.version, options.max_width, height, self.blocks_printed)
         if key != self._tail_key:
             text = self._splitter.tail(max_lines=height)
