@@ -121,3 +121,31 @@ def test_resizing_during_a_stream_duplicates_nothing(srv: FakeServerProcess) -> 
     slow(srv, delay=0.03)
     got = answer_lines(screen_of(srv, "complete", "hi", "-q", resize=True))
     assert got == whole
+
+
+@pytest.mark.parametrize(("cols", "rows"), [(100, 30), (60, 20)])
+def test_a_message_taller_than_the_screen_stays_whole_in_the_scroll_back(
+    srv: FakeServerProcess, cols: int, rows: int
+) -> None:
+    from tests.test_e2e_chat import Pane
+
+    pane = Pane(env(srv), cols=cols, rows=rows)
+    try:
+        pane.wait_for("READY> ")
+        pane.type(f"{QWEN} chat -m qwen-plus --think")
+        pane.keys("Enter")
+        pane.wait_for("qwen-plus +think>")
+        message = "\n".join(f"pasted line {i:02d} with some words after it" for i in range(1, 46))
+        for args in (["set-buffer", message], ["paste-buffer", "-p", "-t", "t"]):  # a bracketed paste
+            subprocess.run([*pane.tmux, *args], check=True, timeout=20)
+        pane.keys("Enter")
+        screen = pane.wait_for("echo: pasted line 01")
+        pane.wait_for("qwen-plus +think>", 2)
+        pane.keys("C-d")
+        screen = pane.wait_for("READY> ", 2)
+    finally:
+        pane.close()
+    sent = screen[: screen.index("echo: pasted line 01")]
+    assert "qwen-plus +think> pasted line 01 with some words after it" in sent
+    for i in range(2, 46):
+        assert sent.count(f"… pasted line {i:02d} with some words after it\n") == 1, i
