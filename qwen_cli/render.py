@@ -436,6 +436,24 @@ def render_markdown(text: str, *, out: TextIO, terminal: bool, color: bool) -> N
         out.flush()
 
 
+def print_unpadded(console: Console, renderable: object) -> None:
+    """Print ``renderable`` (a rich Table) without the spaces rich pads each line with."""
+    lines = console.render_lines(renderable, pad=False)  # type: ignore[arg-type]
+    console.print(_Lines([_rstrip(line) for line in lines]), crop=False)
+
+
+def fit_columns(widths: list[int], room: int, drop_order: list[int], *, gap: int = 2) -> list[int]:
+    """The columns of a table to keep so that it fits in ``room`` cells: each column at least
+    ``widths[i]`` wide (numbers and ids are never cut), ``gap`` cells between columns, the
+    columns in ``drop_order`` left out first to last until it fits."""
+    kept = list(range(len(widths)))
+    for i in drop_order:
+        if sum(widths[k] for k in kept) + gap * (len(kept) - 1) <= room:
+            break
+        kept.remove(i)
+    return kept
+
+
 def format_footer(
     *,
     model: str,

@@ -149,3 +149,18 @@ def test_a_message_taller_than_the_screen_stays_whole_in_the_scroll_back(
     assert "qwen-plus +think> pasted line 01 with some words after it" in sent
     for i in range(2, 46):
         assert sent.count(f"… pasted line {i:02d} with some words after it\n") == 1, i
+
+
+@pytest.mark.parametrize("cols", [100, 60, 40])
+def test_qwen_models_never_cuts_a_number(srv: FakeServerProcess, cols: int) -> None:
+    from qwen_cli.catalog import CATALOG
+
+    text = screen_of(srv, "models", "--offline", "--region", "intl", cols=cols, rows=20)
+    table = text[text.index("model ") : text.index("__EXIT__")]
+    assert "…" not in table
+    for spec in CATALOG.values():
+        row = next(ln for ln in table.splitlines() if ln.startswith(spec.id + " "))
+        assert f" {spec.context:,}" in row, row  # whole, on the model's line
+    assert max(len(ln) for ln in table.splitlines()) <= cols
+    assert ("max out" in table) == (cols >= 60)  # (prices go first), then max out
+    assert ("stream-only" in table) == (cols >= 60)  # capabilities wrap before they go
