@@ -194,14 +194,38 @@ def terminal_bytes() -> None:
                 )
 
 
+def history_first_page(turns: int = 2000) -> None:
+    """`qwen history show` of a long conversation: CPU until the pager gets its first page, over
+    rendering it all at once (what it did before). Target: first page within 0.5 s."""
+    text = "\n\n".join(
+        f"## You\n\nQuestion {i}: {PROSE}\n\n## qwen-max\n\nAnswer {i}. {PROSE}\n\n- point {i}\n- more"
+        for i in range(turns)
+    )
+    start = time.process_time()
+    first = next(render.markdown_pages(text, width=WIDTH, color=True))
+    lazy = time.process_time() - start
+    start = time.process_time()
+    render.render_markdown(text, out=open(os.devnull, "w"), terminal=True, color=True)  # noqa: SIM115
+    whole = time.process_time() - start
+    print(
+        f"history show      {turns} turns ({len(text):,} chars): first page {lazy:.3f}s"
+        f" ({len(first):,} bytes), all at once {whole:.3f}s, ratio {lazy / whole:.2f}x"
+        " (target first page <= 0.5 s)"
+        f" {'OK' if lazy <= 0.5 else 'OVER'}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--no-sleep-run", action="store_true", help="skip the run with 2 ms between deltas")
-    ap.add_argument("--bytes-only", action="store_true", help="only the terminal bytes of `qwen complete`")
+    ap.add_argument(
+        "--bytes-only", action="store_true", help="only the installed qwen: terminal bytes, history show"
+    )
     args = ap.parse_args()
     if args.bytes_only:
         terminal_bytes()
+        history_first_page()
         return
     if os.environ.get("TERM") in ("dumb", "unknown"):
         print("warning: TERM is dumb, rich draws no live region; set TERM=xterm-256color")
@@ -270,6 +294,7 @@ def main() -> None:
         )
 
     terminal_bytes()
+    history_first_page()
 
     # Sanity: plain wrote the answer unchanged.
     buf = io.StringIO()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Protocol, TextIO
 
 from qwen_cli.blocks import BlockSplitter
@@ -434,6 +434,30 @@ def render_markdown(text: str, *, out: TextIO, terminal: bool, color: bool) -> N
         text = shown(text, out)  # plain (NO_COLOR) on a terminal: still never obeyed
         out.write(text if text.endswith("\n") else text + "\n")
         out.flush()
+
+
+def markdown_pages(text: str, *, width: int, color: bool, blocks: int = 30) -> Iterator[str]:
+    """``text`` rendered for a terminal (as `render_markdown` draws it) a few ``blocks`` at a
+    time, so a pager shows the first screen of a long conversation at once."""
+    import io
+
+    buf = io.StringIO()
+    console = _console(buf, terminal=True, color=color, width=width)
+    splitter = BlockSplitter()
+    done = splitter.feed(text) + splitter.flush()
+    owed, rule, started = 0, False, False
+    for at in range(0, len(done), blocks):
+        group = done[at : at + blocks]
+        after = ("---" if rule else "x") if started else None
+        part = _render_part(console, "\n\n".join(group), "monokai", after=after, rule=_ends_with_rule(group))
+        if not part.lines:
+            continue
+        gap: Lines = [[] for _ in range(owed + part.gap)] if started else []
+        console.print(_Lines(gap + part.lines), crop=False)
+        owed, rule, started = part.trail, _ends_with_rule(group), True
+        yield buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
 
 
 def print_unpadded(console: Console, renderable: object) -> None:

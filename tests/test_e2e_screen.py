@@ -164,3 +164,27 @@ def test_qwen_models_never_cuts_a_number(srv: FakeServerProcess, cols: int) -> N
     assert max(len(ln) for ln in table.splitlines()) <= cols
     assert ("max out" in table) == (cols >= 60)  # (prices go first), then max out
     assert ("stream-only" in table) == (cols >= 60)  # capabilities wrap before they go
+
+
+def test_history_show_is_paged_on_a_terminal_and_not_in_a_pipe(srv: FakeServerProcess, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_e2e import qwen, run_in_pty
+
+    srv.enqueue({"sse": chat_stream_events([ANSWER])})
+    assert qwen(srv, "complete", "show me").returncode == 0
+    conv = qwen(srv, "history").stdout.decode().split("\t")[0]
+    paged = tmp_path / "paged.txt"
+    pager = f"sh -c 'echo PAGER-LESS=$LESS > {paged}; cat >> {paged}'"
+    raw = run_in_pty(srv, "history", "show", conv, cols=100, PAGER=pager)
+    assert b"qwen-plus" not in raw and b"Plan" not in raw  # it all went to the pager
+    from tests.test_e2e import ANSI
+
+    coloured = paged.read_text()
+    shown = ANSI.sub("", coloured)
+    assert shown.startswith("PAGER-LESS=FRX\n") and "\x1b[" in coloured  # rendered, in colour
+    assert "qwen-plus   131072" in shown and "The end." in shown
+    assert [ln for ln in shown.splitlines() if ln != ln.rstrip()] == []
+    direct = ANSI.sub("", run_in_pty(srv, "history", "show", conv, cols=100, PAGER="cat").decode())
+    assert "qwen-plus   131072" in direct and "The end." in direct
+    piped = qwen(srv, "history", "show", conv, PAGER=pager)
+    assert ANSWER in piped.stdout.decode()  # a pipe: the Markdown as stored, no pager
+    assert paged.read_text() == coloured

@@ -459,3 +459,10 @@ def test_no_line_is_padded_with_spaces() -> None:
         lines = strip_ansi(raw).replace("\r", "\n").split("\n")
         assert lines and [ln for ln in lines if ln != ln.rstrip()] == []
     assert len(strip_ansi(one_shot(ANSWER))) < 1.2 * len(ANSWER)  # the padding was most of it
+
+
+def test_markdown_pages_add_up_to_the_one_shot_render() -> None:
+    text = "\n\n".join([SHORT, WITH_RULES] * 3)
+    pages = list(render.markdown_pages(text, width=WIDTH, color=True, blocks=2))
+    assert len(pages) > 10
+    assert Screen().feed("".join(pages)).text.strip("\n") == Screen().feed(one_shot(text)).text.strip("\n")

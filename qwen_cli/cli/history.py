@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -105,7 +105,7 @@ def history(ctx: typer.Context, limit: Limit = 20) -> None:
 
 @app.command()
 def show(conversation: Id) -> None:
-    """Show a conversation as Markdown (rendered on a terminal)."""
+    """Show a conversation as Markdown (rendered and paged on a terminal: $PAGER, else less -R)."""
     from qwen_cli import render, transcript
 
     with _store() as store:
@@ -113,7 +113,47 @@ def show(conversation: Id) -> None:
         text = transcript.to_markdown(conv, store.messages(conv.id))
     plain = "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
     terminal = sys.stdout.isatty() and not plain
-    render.render_markdown(text, out=sys.stdout, terminal=terminal, color=terminal)
+    if not terminal or not text.strip():
+        render.render_markdown(text, out=sys.stdout, terminal=terminal, color=terminal)
+        return
+    import shutil
+
+    pages = render.markdown_pages(text, width=shutil.get_terminal_size().columns, color=True)
+    _page(pages)
+
+
+def _page(pages: Iterator[str]) -> None:
+    """Rendered text through $PAGER (else ``less -R``), as git does; straight out with PAGER=cat
+    or no pager. Rendered as the pager reads, so the first screen comes at once."""
+    import shlex
+    import shutil
+    import subprocess
+
+    command = os.environ.get("PAGER", "less -R").strip()
+    argv = shlex.split(command) if command else []
+    if not argv or argv == ["cat"] or shutil.which(argv[0]) is None:
+        for page in pages:
+            sys.stdout.write(page)
+        sys.stdout.flush()
+        return
+    env = dict(os.environ)
+    env.setdefault("LESS", "FRX")  # one screen or less: no pager; colours; the screen kept
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, env=env)
+    assert proc.stdin is not None
+    try:
+        with proc.stdin:
+            for page in pages:
+                proc.stdin.write(page.encode())
+                proc.stdin.flush()
+    except (BrokenPipeError, OSError):
+        pass  # the reader quit the pager
+    finally:
+        while True:  # Ctrl-C belongs to the pager while it runs
+            try:
+                proc.wait()
+                break
+            except KeyboardInterrupt:
+                continue
 
 
 @app.command()
