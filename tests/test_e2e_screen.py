@@ -188,3 +188,20 @@ def test_history_show_is_paged_on_a_terminal_and_not_in_a_pipe(srv: FakeServerPr
     piped = qwen(srv, "history", "show", conv, PAGER=pager)
     assert ANSWER in piped.stdout.decode()  # a pipe: the Markdown as stored, no pager
     assert paged.read_text() == coloured
+
+
+@pytest.mark.parametrize("cols", [100, 60, 40])
+def test_qwen_history_never_cuts_an_id_or_a_number(srv: FakeServerProcess, cols: int) -> None:
+    from tests.test_e2e import qwen
+
+    words = "a long first question that makes a title far wider than a narrow screen " * 2
+    assert qwen(srv, "complete", words, "-m", "qwen-plus-2025-01-25-latest").returncode == 0
+    conv_id, _, _, _, turns, tokens = qwen(srv, "history").stdout.decode().strip().split("\t")
+    assert int(tokens) >= 10
+    text = screen_of(srv, "history", cols=cols, rows=20)
+    table = text[text.index("id ") : text.index("__EXIT__")].strip("\n").splitlines()
+    assert max(len(ln) for ln in table) <= cols
+    row = table[1]
+    assert row.startswith(conv_id + "  ") and "…" in row  # the title gives way first
+    assert row.split()[-1] == (tokens if "tokens" in table[0] else turns)
+    assert ("model" in table[0]) == (cols == 100) and ("started" in table[0]) == (cols >= 60)
