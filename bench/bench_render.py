@@ -12,6 +12,10 @@ document: no live renderer can cost less than that.
 
     .venv/bin/python bench/bench_render.py [--runs 5] [--no-sleep-run]
 
+It ends with the terminal bytes: what the installed `qwen complete` writes to a 100x30 pseudo-
+terminal over the answer's bytes, streamed at full speed and with 2 ms between deltas (target
+<= 4x; `--bytes-only` runs only that).
+
 This is the renderer in isolation, for tuning it. The product's target (terminal output at
 most 1.6x the CPU of pipe output for the whole `qwen complete` process) is measured by
 bench/bench_cli.py.
@@ -130,11 +134,99 @@ def median(runs: int, measure: Callable[[], float]) -> float:
     return statistics.median(measure() for _ in range(runs))
 
 
+def pty_bytes(cmd: list[str], env: dict[str, str], cols: int = 100, rows: int = 30) -> int:
+    """How many bytes ``cmd`` writes to a pseudo-terminal of ``cols`` x ``rows``."""
+    import fcntl
+    import pty
+    import struct
+    import subprocess
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.DEVNULL, env=env)
+    os.close(slave)
+    total = 0
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        total += len(data)
+    os.close(master)
+    if proc.wait() != 0:
+        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}")
+    return total
+
+
+def terminal_bytes() -> None:
+    """Bytes the installed `qwen complete` writes to a 100x30 terminal for this benchmark's
+    answer streamed by the fake server, over the answer's own bytes: at full speed and paced
+    (2 ms between deltas)."""
+    import tempfile
+
+    from tests.fakeserver import FakeServerProcess, chat_stream_events, long_pieces
+
+    qwen = str(Path(sys.executable).with_name("qwen"))
+    if not os.path.exists(qwen):
+        print("terminal bytes    skipped: no installed qwen (pip install -e .)")
+        return
+    answers = {"this answer": deltas(answer_text()), "fake-long": long_pieces()}
+    with FakeServerProcess() as srv, tempfile.TemporaryDirectory() as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("QWEN_", "DASHSCOPE_", "NO_COLOR"))}
+        env.update(
+            QWEN_BASE_URL=srv.base_url,
+            DASHSCOPE_API_KEY="sk-bench",
+            TERM="xterm-256color",
+            QWEN_CONFIG_DIR=f"{tmp}/config",
+            QWEN_DATA_DIR=f"{tmp}/data",
+        )
+        for name, pieces in answers.items():
+            size = len("".join(pieces).encode())
+            for label, delay in (("full speed", 0.0), ("paced 2 ms", 0.002)):
+                srv.enqueue({"sse": chat_stream_events(pieces), "delay": delay})
+                n = pty_bytes([qwen, "complete", "hi", "-q"], env)
+                print(
+                    f"terminal bytes    {name}, {label}: {n:,} for {size:,} answer bytes, ratio"
+                    f" {n / size:.2f}x (target <= 4x) {'OK' if n / size <= 4 else 'OVER'}"
+                )
+
+
+def history_first_page(turns: int = 2000) -> None:
+    """`qwen history show` of a long conversation: CPU until the pager gets its first page, over
+    rendering it all at once (what it did before). Target: first page within 0.5 s."""
+    text = "\n\n".join(
+        f"## You\n\nQuestion {i}: {PROSE}\n\n## qwen-max\n\nAnswer {i}. {PROSE}\n\n- point {i}\n- more"
+        for i in range(turns)
+    )
+    start = time.process_time()
+    first = next(render.markdown_pages(text, width=WIDTH, color=True))
+    lazy = time.process_time() - start
+    start = time.process_time()
+    render.render_markdown(text, out=open(os.devnull, "w"), terminal=True, color=True)  # noqa: SIM115
+    whole = time.process_time() - start
+    print(
+        f"history show      {turns} turns ({len(text):,} chars): first page {lazy:.3f}s"
+        f" ({len(first):,} bytes), all at once {whole:.3f}s, ratio {lazy / whole:.2f}x"
+        " (target first page <= 0.5 s)"
+        f" {'OK' if lazy <= 0.5 else 'OVER'}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--no-sleep-run", action="store_true", help="skip the run with 2 ms between deltas")
+    ap.add_argument(
+        "--bytes-only", action="store_true", help="only the installed qwen: terminal bytes, history show"
+    )
     args = ap.parse_args()
+    if args.bytes_only:
+        terminal_bytes()
+        history_first_page()
+        return
     if os.environ.get("TERM") in ("dumb", "unknown"):
         print("warning: TERM is dumb, rich draws no live region; set TERM=xterm-256color")
 
@@ -200,6 +292,9 @@ def main() -> None:
             f"2 ms between      plain {ps:.3f}s  markdown {ms:.3f}s  ratio {ms / ps:.2f}x  (1 run);"
             f" markdown adds {ms - ps:.3f}s CPU in {wall:.1f}s of streaming, {(ms - ps) / wall:.1%} of a core"
         )
+
+    terminal_bytes()
+    history_first_page()
 
     # Sanity: plain wrote the answer unchanged.
     buf = io.StringIO()

@@ -18,8 +18,9 @@ here reads the environment: callers pass the flags.
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Protocol, TextIO
 
 from qwen_cli.blocks import BlockSplitter
@@ -101,24 +102,79 @@ class _Lines:
 
 
 def _is_blank(line: list[Segment]) -> bool:
-    return not any(s.text.strip() or (s.style is not None and s.style.bgcolor) for s in line)
+    return not any(s.text.strip() for s in line if not s.control)
 
 
-def _render(console: Console, text: str, code_theme: str) -> Lines:
-    """``text`` as Markdown, rendered to lines, without blank lines around it.
+def _rstrip(line: list[Segment]) -> list[Segment]:
+    """``line`` without trailing spaces: rich pads every line to the full width, and padding
+    makes a terminal that reflows on resize (tmux, most of them) double every line."""
+    end = len(line)
+    while end and not line[end - 1].control and not line[end - 1].text.rstrip():
+        end -= 1
+    if end and not line[end - 1].control:
+        last = line[end - 1]
+        text = last.text.rstrip()
+        if text != last.text or end < len(line):
+            from rich.segment import Segment
+
+            return [*line[: end - 1], Segment(text, last.style)]
+    return line if end == len(line) else line[:end]
+
+
+_RULE = re.compile(r" {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*")
+
+
+def _ends_with_rule(blocks: list[str]) -> bool:
+    """Is the last block a thematic break (a rule)? rich spaces what follows one differently."""
+    return bool(blocks) and _RULE.fullmatch(blocks[-1].strip("\n")) is not None
+
+
+class _Part:
+    """A rendered piece of an answer: its lines without blank lines at either end, the blank
+    lines a one-shot render puts between what came before and it (``gap``) and after it
+    (``trail``, owed to the next piece). So the scroll-back of a stream printed piece by piece
+    equals the one-shot render of the whole answer."""
+
+    __slots__ = ("gap", "lines", "trail")
+
+    def __init__(self, gap: int, lines: Lines, trail: int) -> None:
+        self.gap, self.lines, self.trail = gap, lines, trail
+
+
+def _render_part(
+    console: Console, text: str, code_theme: str, *, after: str | None = None, rule: bool = False
+) -> _Part:
+    """``text`` as Markdown, rendered to lines without trailing spaces.
+
+    ``after``: a stand-in for what precedes ``text`` in the answer ("x", or "---" after a rule),
+    rendered first to measure the gap rich leaves before ``text`` in a whole document. ``rule``:
+    ``text`` ends with a rule, after which rich's own trailing blank line is not a gap.
 
     Control characters are made visible before parsing (so the layout counts them) and, where
     the parser made new ones from entities (``&#x202E;``), again in the rendered lines.
     """
     from rich.markdown import Markdown
 
-    lines = console.render_lines(Markdown(visible(text), code_theme=code_theme), pad=False)
+    source = visible(text) if after is None else f"{after}\n\n{visible(text)}"
+    lines = console.render_lines(Markdown(source, code_theme=code_theme), pad=False)
     start, end = 0, len(lines)
+    while start < end and _is_blank(lines[start]):
+        start += 1
+    if after is not None and start < end:
+        start += 1  # the stand-in's one line
+    first = start
     while start < end and _is_blank(lines[start]):
         start += 1
     while end > start and _is_blank(lines[end - 1]):
         end -= 1
-    return [_visible_line(line) for line in lines[start:end]]
+    body = [_visible_line(_rstrip(line)) for line in lines[start:end]]
+    trail = max(0, len(lines) - end - (1 if rule else 0))
+    return _Part(start - first if after is not None else 0, body, trail)
+
+
+def _render(console: Console, text: str, code_theme: str) -> Lines:
+    """``text`` as Markdown, rendered to lines, without blank lines around it."""
+    return _render_part(console, text, code_theme).lines
 
 
 def _visible_line(line: list[Segment]) -> list[Segment]:
@@ -161,6 +217,10 @@ class MarkdownRenderer:
         self._drawn = -1  # the splitter version on screen
         self._tail_key: tuple[int, ...] = ()
         self._tail_cache: Lines = []
+        self._after_rule = False  # the last printed block is a rule
+        self._owed = 0  # blank lines rich put after the last printed block, not printed yet
+        self._width = 0  # the screen width the live region was last drawn at
+        self._shown: list[int] = []  # the cell length of each line of the live region on screen
         self._reasoning_open, self._reasoning_ended_line = False, True
         self._sources: list[SearchSource] = []
         self.blocks_printed = 0
@@ -200,6 +260,7 @@ class MarkdownRenderer:
                 self._end_reasoning()
                 if self._live is not None:
                     try:
+                        self._remeasure()
                         self._done += self._splitter.flush()
                         self._print_done()
                     finally:
@@ -215,10 +276,27 @@ class MarkdownRenderer:
         The timer thread calls this; ``content()`` itself never draws.
         """
         with self._lock:
-            if self._live is not None and self._drawn != self._splitter.version:
+            if self._live is not None and (self._remeasure() or self._drawn != self._splitter.version):
                 self._drawn = self._splitter.version
                 if not self._print_done():  # printing redraws the tail after the blocks
                     self._live.refresh()
+
+    def _remeasure(self) -> bool:
+        """True if the screen's width changed since the live region was drawn (SIGWINCH).
+
+        The terminal has reflowed the region (tmux and most terminals do; no line carries
+        trailing spaces, so a line of L cells now takes ceil(L / width) rows): the next redraw
+        must move up over all those rows, or the old region stays on screen as a duplicate.
+        """
+        width = self._out.size.width
+        if width == self._width or self._live is None:
+            return False
+        render = self._live._live_render
+        if self._width and render._shape is not None:
+            rows = sum(max(1, -(-n // width)) for n in self._shown) or 1
+            render._shape = (width, rows)
+        self._width = width
+        return True
 
     def _start(self) -> None:
         from rich.live import Live
@@ -254,24 +332,39 @@ class MarkdownRenderer:
     def _print_done(self) -> bool:
         """Print the finished blocks above the live region, as one document; False if none."""
         done, self._done = self._done, []
-        lines = _render(self._out, "\n\n".join(done), self._code_theme) if done else []
-        if lines:
-            if self.blocks_printed:
-                lines.insert(0, [])
-            self.blocks_printed += len(done)
-            self._out.print(_Lines(lines), crop=False)  # Live's hook clears the region first
-        return bool(lines)
+        if not done:
+            return False
+        part = self._part("\n\n".join(done), rule=_ends_with_rule(done))
+        if not part.lines:
+            return False
+        lines = self._gap(part) + part.lines
+        self.blocks_printed += len(done)
+        self._owed, self._after_rule = part.trail, _ends_with_rule(done)
+        self._out.print(_Lines(lines), crop=False)  # Live's hook clears the region first
+        return True
+
+    def _part(self, text: str, *, rule: bool = False) -> _Part:
+        after = ("---" if self._after_rule else "x") if self.blocks_printed else None
+        return _render_part(self._out, text, self._code_theme, after=after, rule=rule)
+
+    def _gap(self, part: _Part) -> Lines:
+        """The blank lines between what is printed and ``part``, as in a one-shot render."""
+        return [[] for _ in range(self._owed + part.gap)] if self.blocks_printed else []
 
     def _tail_lines(self, options: ConsoleOptions) -> Lines:
-        """The tail rendered (at most once per change), cropped to the screen's height - 1."""
-        height = options.size.height
+        """The tail rendered (at most once per change), cropped to its last lines: a quarter of the
+        screen (every line is drawn again at each change; the whole block is printed when done)."""
+        from rich.segment import Segment
+
+        height = max(2, min(options.size.height, options.size.height // 4 + 1))
         key = (self._splitter.version, options.max_width, height, self.blocks_printed)
         if key != self._tail_key:
             text = self._splitter.tail(max_lines=height)
-            lines = _render(self._out, text, self._code_theme) if text.strip() else []
-            if lines and self.blocks_printed:
-                lines.insert(0, [])
+            part = self._part(text) if text.strip() else None
+            lines = self._gap(part) + part.lines if part is not None and part.lines else []
             self._tail_cache, self._tail_key = lines[-max(1, height - 1) :], key
+            self._shown = [Segment.get_line_length(line) for line in self._tail_cache]
+            self._width = options.max_width
         return self._tail_cache
 
     def _print_sources(self) -> None:
@@ -361,6 +454,48 @@ def render_markdown(text: str, *, out: TextIO, terminal: bool, color: bool) -> N
         text = shown(text, out)  # plain (NO_COLOR) on a terminal: still never obeyed
         out.write(text if text.endswith("\n") else text + "\n")
         out.flush()
+
+
+def markdown_pages(text: str, *, width: int, color: bool, blocks: int = 30) -> Iterator[str]:
+    """``text`` rendered for a terminal (as `render_markdown` draws it) a few ``blocks`` at a
+    time, so a pager shows the first screen of a long conversation at once."""
+    import io
+
+    buf = io.StringIO()
+    console = _console(buf, terminal=True, color=color, width=width)
+    splitter = BlockSplitter()
+    done = splitter.feed(text) + splitter.flush()
+    owed, rule, started = 0, False, False
+    for at in range(0, len(done), blocks):
+        group = done[at : at + blocks]
+        after = ("---" if rule else "x") if started else None
+        part = _render_part(console, "\n\n".join(group), "monokai", after=after, rule=_ends_with_rule(group))
+        if not part.lines:
+            continue
+        gap: Lines = [[] for _ in range(owed + part.gap)] if started else []
+        console.print(_Lines(gap + part.lines), crop=False)
+        owed, rule, started = part.trail, _ends_with_rule(group), True
+        yield buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+
+
+def print_unpadded(console: Console, renderable: object) -> None:
+    """Print ``renderable`` (a rich Table) without the spaces rich pads each line with."""
+    lines = console.render_lines(renderable, pad=False)  # type: ignore[arg-type]
+    console.print(_Lines([_rstrip(line) for line in lines]), crop=False)
+
+
+def fit_columns(widths: list[int], room: int, drop_order: list[int], *, gap: int = 2) -> list[int]:
+    """The columns of a table to keep so that it fits in ``room`` cells: each column at least
+    ``widths[i]`` wide (numbers and ids are never cut), ``gap`` cells between columns, the
+    columns in ``drop_order`` left out first to last until it fits."""
+    kept = list(range(len(widths)))
+    for i in drop_order:
+        if sum(widths[k] for k in kept) + gap * (len(kept) - 1) <= room:
+            break
+        kept.remove(i)
+    return kept
 
 
 def format_footer(

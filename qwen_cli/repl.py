@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from prompt_toolkit.document import Document
 
 EXIT_COMMANDS = ("/exit", "/quit")
+CONTINUATION = "… "  # before each further line of a message
 KEYS = (
     ("Enter", "send the message"),
     ("Alt-Enter", "start a new line (or Esc then Enter)"),
@@ -167,22 +168,38 @@ class Repl:
         while True:
             self._check_stop()
             draft, self.draft = self.draft or "", None
+            prompt = visible(self.prompt())
             try:
-                text = session.prompt(lambda: visible(self.prompt()), default=draft)
+                text = session.prompt(prompt, default=draft)
             except KeyboardInterrupt:
                 continue  # Ctrl-C at the prompt: the line is cleared
             except EOFError:
+                self._echo(session.output, prompt, "")  # the last prompt stays, as a shell's does
                 break
+            self._echo(session.output, prompt, text)
             if not self._safely(text):
                 break
 
+    @staticmethod
+    def _echo(output: Any, prompt: str, text: str) -> None:
+        """Write the sent message under its prompt, every line of it.
+
+        prompt-toolkit erases its editing area when a message is sent (``erase_when_done``):
+        redrawn, a message taller than the screen would keep only its last screenful.
+        """
+        lines = visible(text).split("\n")
+        output.write_raw(prompt + f"\n{CONTINUATION}".join(lines) + "\n")
+        output.flush()
+
     def _session(self, input: Any, output: Any) -> Any:
         from prompt_toolkit import PromptSession
+        from prompt_toolkit.application import get_app
         from prompt_toolkit.completion import CompleteEvent, get_common_complete_suffix
         from prompt_toolkit.enums import DEFAULT_BUFFER
         from prompt_toolkit.filters import has_completions, has_focus
         from prompt_toolkit.history import FileHistory, History, InMemoryHistory
         from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+        from prompt_toolkit.layout.dimension import Dimension
 
         kb = KeyBindings()
         editing = has_focus(DEFAULT_BUFFER)
@@ -221,14 +238,25 @@ class Repl:
             self.history_path.parent.mkdir(parents=True, exist_ok=True)
             self.history_path.touch(mode=0o600, exist_ok=True)
             history = FileHistory(str(self.history_path))
-        return PromptSession(
+
+        class Session(PromptSession[str]):
+            def _get_default_buffer_control_height(self) -> Dimension:
+                """At most the screen's height - 2: a taller editing area scrolls the screen
+                while it grows, pushing lines of the message into the scroll-back twice."""
+                wanted = super()._get_default_buffer_control_height()
+                cap = max(1, get_app().output.get_size().rows - 2)
+                return Dimension(min=min(wanted.min, cap), max=cap)
+
+        return Session(
             history=history,
             multiline=True,
             key_bindings=kb,
             completer=completer,
             complete_while_typing=True,
-            # a new line of the message: dots; a long line wrapped by the screen: blank
-            prompt_continuation=lambda width, line, wrap: " " * width if wrap else "." * (width - 1) + " ",
+            # a new line of the message, a long line wrapped by the screen: short, not the
+            # prompt's width (a long model name would leave little room on a narrow screen)
+            prompt_continuation=lambda width, line, wrap: " " * len(CONTINUATION) if wrap else CONTINUATION,
+            erase_when_done=True,  # then _echo writes the whole message
             enable_suspend=True,
             input=input,
             output=output,

@@ -259,7 +259,8 @@ def test_terminal_live_region_never_taller_than_screen() -> None:
     feed_chars(r, code, refresh_every=50)
     # Each redraw first walks up over the previous frame: one "up, erase line" per line - 1.
     ups = [len(run) // len("\x1b[1A\x1b[2K") for run in re.findall(r"(?:\x1b\[1A\x1b\[2K)+", out.getvalue())]
-    assert max(ups) == HEIGHT - 2  # the frame grew to the screen's height - 1 and no further
+    # the frame grew to a quarter of the screen (its height - 1, before it drew so little) and no further
+    assert max(ups) == (HEIGHT // 4 + 1) - 2
     r.finish()
     screen = Screen().feed(out.getvalue()).text
     assert all(screen.count(f"line {i}\n") == 1 for i in range(100))
@@ -467,3 +468,48 @@ def test_footer_leaves_out_speed_of_an_instant_answer() -> None:
         model="m", usage=Usage(prompt_tokens=1, completion_tokens=9, total_tokens=10), elapsed=0.04
     )
     assert line == "m · 1 in · 9 out · 10 total · 0.04s"
+
+
+# ------------------------------------------------------------------------------ the scroll-back
+
+
+def one_shot(text: str, width: int = WIDTH) -> str:
+    out = io.StringIO()
+    console = render._console(out, terminal=True, color=True, width=width, height=HEIGHT)
+    console.print(render._Lines(render._render(console, text, "monokai")), crop=False)
+    return out.getvalue()
+
+
+WITH_RULES = "Intro.\n\n---\n\n- a\n- b\n\n***\n\n| x | y |\n|---|---|\n| 1 | 2 |\n\n---\n\nEnd.\n"
+
+
+SHORT = ANSWER.replace("".join(f"value_{i:03d} = {i} * 2\n" for i in range(4, 200)), "")
+
+
+@pytest.mark.parametrize(
+    ("text", "every"),
+    [(ANSWER, 41), (ANSWER, 10**9), (SHORT, 1), (SHORT, 7), (WITH_RULES, 1), (WITH_RULES, 5)],
+)
+def test_a_stream_leaves_the_one_shot_render_in_the_scroll_back(text: str, every: int) -> None:
+    """Blank lines after tables, code blocks and rules included, however the ticks fell."""
+    r, out, _ = terminal()
+    feed_chars(r, text, refresh_every=every)
+    r.finish()
+    assert Screen().feed(out.getvalue()).text.strip("\n") == Screen().feed(one_shot(text)).text.strip("\n")
+
+
+def test_no_line_is_padded_with_spaces() -> None:
+    r, out, _ = terminal()
+    feed_chars(r, SHORT, refresh_every=3)
+    r.finish()
+    for raw in (out.getvalue(), one_shot(ANSWER)):
+        lines = strip_ansi(raw).replace("\r", "\n").split("\n")
+        assert lines and [ln for ln in lines if ln != ln.rstrip()] == []
+    assert len(strip_ansi(one_shot(ANSWER))) < 1.2 * len(ANSWER)  # the padding was most of it
+
+
+def test_markdown_pages_add_up_to_the_one_shot_render() -> None:
+    text = "\n\n".join([SHORT, WITH_RULES] * 3)
+    pages = list(render.markdown_pages(text, width=WIDTH, color=True, blocks=2))
+    assert len(pages) > 10
+    assert Screen().feed("".join(pages)).text.strip("\n") == Screen().feed(one_shot(text)).text.strip("\n")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -54,9 +54,18 @@ def _store() -> Store:
 
 
 def _table(
-    headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: Sequence[int] = (), wide: int = -1
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    right: Sequence[int] = (),
+    wide: int = -1,
+    drop: Sequence[int] = (),
 ) -> None:
-    """Rows on stdout: a table on a terminal, tab-separated lines elsewhere."""
+    """Rows on stdout: a table on a terminal, tab-separated lines elsewhere.
+
+    On a terminal each row is one line: the ``wide`` column gives way with an ellipsis, and when
+    the screen is still too narrow the ``drop`` columns go, in order; nothing else is cut.
+    """
     if not sys.stdout.isatty():
         for row in rows:
             sys.stdout.write("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in row) + "\n")
@@ -67,24 +76,30 @@ def _table(
     from rich.table import Table
     from rich.text import Text
 
+    from qwen_cli import render
     from qwen_cli.safetext import visible
 
     plain = "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
     console = Console(highlight=False, color_system=None if plain else "auto", emoji=False)
     rows = [[visible(cell) for cell in row] for row in rows]  # stored text never drives the terminal
-    texts = [[Text(cell) for cell in row] for row in rows]  # nor is it read as markup
     widths = [max([cell_len(h), *(cell_len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    if 0 <= wide < len(headers):  # one line per row: the wide column gives way, with an ellipsis
-        room = console.width - sum(widths) + widths[wide] - 2 * (len(headers) - 1)
-        widths[wide] = max(min(widths[wide], room), len(headers[wide]))
-        for line in texts:
-            line[wide].truncate(widths[wide], overflow="ellipsis")
+    least = list(widths)
+    if 0 <= wide < len(headers):
+        least[wide] = min(widths[wide], max(cell_len(headers[wide]), 12))
+    kept = render.fit_columns(least, console.width, list(drop))
+    if wide in kept:
+        room = console.width - sum(widths[i] for i in kept if i != wide) - 2 * (len(kept) - 1)
+        widths[wide] = max(min(widths[wide], room), least[wide])
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for i, h in enumerate(headers):
-        table.add_column(h, justify="right" if i in right else "left", no_wrap=True, width=widths[i])
-    for line in texts:
-        table.add_row(*line)
-    console.print(table)
+    for i in kept:
+        table.add_column(headers[i], justify="right" if i in right else "left", no_wrap=True, width=widths[i])
+    for row in rows:
+        texts = [Text(row[i]) for i in kept]  # nor is it read as markup
+        for text, i in zip(texts, kept, strict=True):
+            if i == wide:
+                text.truncate(widths[i], overflow="ellipsis")
+        table.add_row(*texts)
+    render.print_unpadded(console, table)
 
 
 @app.callback(invoke_without_command=True)
@@ -134,12 +149,15 @@ def history(ctx: typer.Context, limit: Limit = 20, json: Json = False) -> None:
     if not rows and sys.stdout.isatty():
         sys.stderr.write("no conversations yet: start one with qwen chat\n")
         return
-    _table(["id", "started", "model", "title", "turns", "tokens"], rows, right=(4, 5), wide=3)
+    _table(
+        ["id", "started", "model", "title", "turns", "tokens"], rows, right=(4, 5), wide=3, drop=(2, 1, 5, 4)
+    )
 
 
 @app.command()
 def show(conversation: Id, json: Json = False) -> None:
-    """Show a conversation as Markdown (rendered on a terminal); --json: every message as JSON."""
+    """Show a conversation as Markdown (rendered and paged on a terminal: $PAGER, else less -R);
+    --json: every message as JSON."""
     from qwen_cli import render, transcript
 
     with _store() as store:
@@ -151,7 +169,47 @@ def show(conversation: Id, json: Json = False) -> None:
     text = transcript.to_markdown(conv, msgs)
     plain = "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
     terminal = sys.stdout.isatty() and not plain
-    render.render_markdown(text, out=sys.stdout, terminal=terminal, color=terminal)
+    if not terminal or not text.strip():
+        render.render_markdown(text, out=sys.stdout, terminal=terminal, color=terminal)
+        return
+    import shutil
+
+    pages = render.markdown_pages(text, width=shutil.get_terminal_size().columns, color=True)
+    _page(pages)
+
+
+def _page(pages: Iterator[str]) -> None:
+    """Rendered text through $PAGER (else ``less -R``), as git does; straight out with PAGER=cat
+    or no pager. Rendered as the pager reads, so the first screen comes at once."""
+    import shlex
+    import shutil
+    import subprocess
+
+    command = os.environ.get("PAGER", "less -R").strip()
+    argv = shlex.split(command) if command else []
+    if not argv or argv == ["cat"] or shutil.which(argv[0]) is None:
+        for page in pages:
+            sys.stdout.write(page)
+        sys.stdout.flush()
+        return
+    env = dict(os.environ)
+    env.setdefault("LESS", "FRX")  # one screen or less: no pager; colours; the screen kept
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, env=env)
+    assert proc.stdin is not None
+    try:
+        with proc.stdin:
+            for page in pages:
+                proc.stdin.write(page.encode())
+                proc.stdin.flush()
+    except (BrokenPipeError, OSError):
+        pass  # the reader quit the pager
+    finally:
+        while True:  # Ctrl-C belongs to the pager while it runs
+            try:
+                proc.wait()
+                break
+            except KeyboardInterrupt:
+                continue
 
 
 @app.command()
@@ -198,7 +256,7 @@ def search(
         ]
         for h in hits
     ]
-    _table(["id", "time", "role", "text"], rows, wide=3)
+    _table(["id", "time", "role", "text"], rows, wide=3, drop=(1, 2))
 
 
 def excerpt(text: str, word: str, width: int = 80) -> str:

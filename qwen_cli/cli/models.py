@@ -176,32 +176,42 @@ def _table(specs: list[ModelSpec], region: str | None, caption: str, no_color: b
     from rich.table import Table
     from rich.text import Text
 
+    from qwen_cli import render
     from qwen_cli.catalog import CURRENCIES
     from qwen_cli.safetext import visible
 
     symbol = CURRENCIES[region][1] if region else ""
-    table = Table(header_style="bold", box=None, pad_edge=False)
-    table.add_column("model", no_wrap=True)
-    table.add_column("context", justify="right")
-    table.add_column("max out", justify="right")
-    table.add_column("capabilities")
+    headers = ["model", "context", "max out", "capabilities"]
     if region:
-        table.add_column(f"in {symbol}/M", justify="right")
-        table.add_column(f"out {symbol}/M", justify="right")
+        headers += [f"in {symbol}/M", f"out {symbol}/M"]
+    rows: list[list[str]] = []
     for m in specs:
-        cells: list[str | Text] = [Text(visible(m.id))]  # a listed name never drives the terminal
+        cells = [visible(m.id)]  # a listed name never drives the terminal
         cells += [f"{m.context:,}" if m.known else "?", f"{m.max_output:,}" if m.known else "?"]
-        cells.append(Text(", ".join(m.capabilities) or "-"))
+        cells.append(", ".join(m.capabilities) or "-")
         if region:
             p = m.price(region)
             cells += [_money(p[0]), _money(p[1])] if p else ["-", "-"]
-        table.add_row(*cells)
+        rows.append(cells)
     plain = no_color or _plain()
     console = Console(
         file=sys.stdout, highlight=False, soft_wrap=False, color_system=None if plain else "auto"
     )
-    console.print(table)
-    console.print(Text(caption, style="dim"))
+    # Numbers and names are never cut: capabilities wrap (at least its longest word), and
+    # when the screen is still too narrow, prices, then max out, then capabilities go.
+    least = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    least[3] = max([len("capabilities"), *(len(w) for r in rows for w in r[3].split())])
+    kept = render.fit_columns(least, console.width, [5, 4, 2, 3] if region else [2, 3])
+    table = Table(header_style="bold", box=None, pad_edge=False)
+    for i in kept:
+        wraps = i == 3
+        table.add_column(
+            headers[i], justify="left" if i in (0, 3) else "right", no_wrap=not wraps, min_width=least[i]
+        )
+    for r in rows:
+        table.add_row(*(Text(r[i]) for i in kept))
+    render.print_unpadded(console, table)
+    render.print_unpadded(console, Text(caption, style="dim"))
 
 
 def _tsv(specs: list[ModelSpec], region: str | None) -> None:
