@@ -149,11 +149,11 @@ class Problems(UsageError):
     """Several files cannot be sent: ``problems`` holds each one's error, told one by one."""
 
     def __init__(self, problems: list[UsageError]) -> None:
+        self.problems = problems  # before super().__init__(): errors are immutable after it
         super().__init__(
             f"{len(problems)} files cannot be sent",
             hint="fix or leave out each file named above; nothing was sent",
         )
-        self.problems = problems
 
 
 def inspect_all(paths: Sequence[str | os.PathLike[str]]) -> list[Attachment]:

@@ -267,9 +267,13 @@ class Qwen:
             log.debug("< body %s%s", scrub_body(text, (self.api_key,)), "..." if len(body) > 2000 else "")
 
     def _finish_error(self, err: QwenAPIError, attempts: int) -> QwenAPIError:
-        if attempts > 1:
-            err.message += f" (gave up after {attempts - 1} retr{'y' if attempts == 2 else 'ies'})"
-        return err
+        """``err``, or after retries a new error saying how many, caused by ``err``."""
+        if attempts <= 1:
+            return err
+        tried = f" (gave up after {attempts - 1} retr{'y' if attempts == 2 else 'ies'})"
+        final = err.evolve(message=err.message + tried)
+        final.__cause__ = err  # as `raise final from err` would
+        return final
 
     # ------------------------------------------------------------------ sync sender
 

@@ -27,13 +27,25 @@ code the command line turns it into::
 
 The core never prints: the command line's ``main()`` is the one place that turns
 these into ``qwen: error: ...`` plus a ``hint:`` line.
+
+Two rules:
+
+* **An error is immutable once constructed**: assigning any of its attributes raises
+  ``AttributeError``. Code that wants "the same error with more said" builds a new one with
+  :meth:`QwenAPIError.evolve` and raises it ``from`` the original.
+* **Hints for what a server did are chosen at the command line** (``cli/hints.py``), from the
+  error's class, ``code`` and ``origin`` (what was asked of whom: ``"Files API"``,
+  ``"chat.qwen.ai"``...): the core states facts, the CLI says what to do about them. Errors the
+  user's own input causes (``UsageError``, ``ConfigError`` raised while checking options,
+  configuration, attachments or the key policy) carry their ``hint`` from where they are
+  raised, since only that place knows what was wrong with the input.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 EXIT_OK = 0
 EXIT_API = 1
@@ -44,11 +56,24 @@ EXIT_NETWORK = 5
 EXIT_SERVER = 6
 EXIT_INTERRUPTED = 130
 
+# ``origin`` of an error: what was asked, of whom (cli/hints.py chooses the hint from it).
+ORIGIN_FILE = "uploaded file"  # a request about one file of the Files API (by its id)
+ORIGIN_FILES_API = "Files API"
+ORIGIN_TEMPORARY_UPLOAD = "temporary upload"  # DashScope's upload policy (oss:// URLs)
+ORIGIN_OBJECT_STORAGE = "object storage"  # the POST of a DashScope temporary upload
+ORIGIN_QWEN_WEB = "chat.qwen.ai"
+ORIGIN_QWEN_WEB_STORAGE = "chat.qwen.ai's object storage"  # the PUT of an image for chat.qwen.ai
+
 
 class QwenAPIError(Exception):
-    """Root of every error raised by ``qwen_cli``."""
+    """Root of every error raised by ``qwen_cli``; immutable once ``__init__`` returns.
+
+    A subclass with fields of its own sets them *before* calling ``super().__init__``; :meth:`evolve`
+    copies them whatever its constructor looks like.
+    """
 
     exit_code = EXIT_API
+    _frozen = False
 
     def __init__(
         self,
@@ -59,6 +84,7 @@ class QwenAPIError(Exception):
         body: Any = None,
         request_id: str | None = None,
         hint: str | None = None,
+        origin: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -67,9 +93,46 @@ class QwenAPIError(Exception):
         self.body = body
         self.request_id = request_id
         self.hint = hint
+        self.origin = origin
+        self._frozen = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Python's own bookkeeping (__traceback__, __cause__, __notes__...) stays writable.
+        if self._frozen and not name.startswith("__"):
+            raise AttributeError(f"{type(self).__name__} is immutable: use .evolve({name}=...)")
+        super().__setattr__(name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if self._frozen and not name.startswith("__"):
+            raise AttributeError(f"{type(self).__name__} is immutable")
+        super().__delattr__(name)
+
+    def fields(self) -> dict[str, Any]:
+        """Every field but ``message`` (a subclass's own included), as set."""
+        return {
+            k: v for k, v in vars(self).items() if k not in ("message", "_frozen") and not k.startswith("__")
+        }
+
+    def evolve(self: _E, **changes: Any) -> _E:
+        """A new error of the same class, every field copied but ``changes`` (``message`` too).
+
+        Raise it ``from`` this one: ``raise err.evolve(message=...) from err``.
+        """
+        unknown = set(changes) - {"message", *self.fields()}
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field {', '.join(sorted(unknown))}")
+        cls = type(self)
+        new = cls.__new__(cls, changes.get("message", self.message))  # sets .args, as raising needs
+        for name, value in {"message": self.message, **self.fields(), **changes}.items():
+            object.__setattr__(new, name, value)
+        object.__setattr__(new, "_frozen", True)
+        return new
 
     def __str__(self) -> str:
         return self.message
+
+
+_E = TypeVar("_E", bound=QwenAPIError)
 
 
 class UsageError(QwenAPIError):
@@ -120,8 +183,8 @@ class RateLimitError(APIStatusError):
     exit_code = EXIT_RATE_LIMIT
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
-        super().__init__(message, **kw)
         self.retry_after = retry_after
+        super().__init__(message, **kw)
 
 
 class ServerError(APIStatusError):
@@ -138,8 +201,8 @@ class StreamInterruptedError(QwenAPIError):
     exit_code = EXIT_SERVER
 
     def __init__(self, message: str, *, partial: str = "", **kw: Any) -> None:
-        super().__init__(message, **kw)
         self.partial = partial
+        super().__init__(message, **kw)
 
 
 class StoreError(QwenAPIError):
@@ -152,9 +215,9 @@ class StoreError(QwenAPIError):
     exit_code = EXIT_API
 
     def __init__(self, message: str, *, path: str | None = None, damaged: bool = False, **kw: Any) -> None:
-        super().__init__(message, **kw)
         self.path = path
         self.damaged = damaged
+        super().__init__(message, **kw)
 
 
 class Terminated(KeyboardInterrupt):

@@ -32,7 +32,14 @@ from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequen
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from qwen_cli import attachments as A
-from qwen_cli.errors import APIStatusError, NotFoundError, QwenAPIError, UsageError
+from qwen_cli.errors import (
+    ORIGIN_FILES_API,
+    ORIGIN_TEMPORARY_UPLOAD,
+    APIStatusError,
+    NotFoundError,
+    QwenAPIError,
+    UsageError,
+)
 from qwen_cli.providers import files as F
 from qwen_cli.providers import qwen_web_files as W
 from qwen_cli.providers.base import RequestSpec
@@ -123,8 +130,8 @@ def _md5(att: A.Attachment) -> str:
 
 
 def _no_endpoint(err: NotFoundError, what: str) -> NotFoundError:
-    err.hint = f"this server has no {what}; it is a DashScope feature (--region cn)"
-    return err
+    """A 404 for the endpoint of ``what`` (an ``ORIGIN_*``): cli/hints.py says it is DashScope's."""
+    return err.evolve(origin=what)
 
 
 def _check_policy(att: A.Attachment, policy: UploadPolicy) -> None:
@@ -179,7 +186,7 @@ class Files:
             try:
                 body = yield Call(spec)
             except NotFoundError as err:
-                raise _no_endpoint(err, "Files API") from None
+                raise _no_endpoint(err, ORIGIN_FILES_API) from err
         return F.parse_file(body)
 
     def _list(self) -> Steps[FileList]:
@@ -190,7 +197,7 @@ class Files:
             try:
                 page, more = F.parse_list((yield Call(F.list_request(c.base_url, c.api_key, after))))
             except NotFoundError as err:
-                raise _no_endpoint(err, "Files API") from None
+                raise _no_endpoint(err, ORIGIN_FILES_API) from err
             out += page
             if not more or page[-1].id == after:
                 break
@@ -202,7 +209,7 @@ class Files:
         try:
             F.check_deleted((yield Call(F.delete_request(c.base_url, c.api_key, file_id))), file_id)
         except NotFoundError as err:
-            raise F.not_found_hint(err) from None
+            raise F.about_file(err) from err
 
     def _temporary_upload(self, att: A.Attachment, model: str, progress: ProgressHook | None) -> Steps[str]:
         c = self._c
@@ -210,14 +217,14 @@ class Files:
         try:
             policy = F.parse_policy((yield Call(spec)))
         except NotFoundError as err:
-            raise _no_endpoint(err, "temporary upload") from None
+            raise _no_endpoint(err, ORIGIN_TEMPORARY_UPLOAD) from err
         _check_policy(att, policy)
         key = F.object_key(policy, att.upload_name)
         with _open(att, progress) as f:
             try:
                 yield Call(F.oss_form_request(policy, key, att.upload_name, f, att.mime), json=False)
             except APIStatusError as err:
-                raise F.oss_error(err, att.shown) from None
+                raise F.oss_error(err, att.shown) from err
         return f"oss://{key}"
 
     def _send(

@@ -431,6 +431,21 @@ def test_rate_limit_honours_retry_after_then_gives_up(mode: str) -> None:
 
 @MODES
 @respx.mock
+def test_giving_up_raises_a_new_error_caused_by_the_last_one(mode: str) -> None:
+    _, waits = recorded_waits()
+    body = {"error": {"message": "slow down", "code": "limit_requests"}, "request_id": "rid-9"}
+    respx.post(URL).mock(return_value=httpx.Response(429, json=body, headers={"Retry-After": "2"}))
+    with pytest.raises(e.RateLimitError) as info:
+        create(mode, client(max_retries=1, **waits))
+    last = info.value.__cause__
+    assert isinstance(last, e.RateLimitError) and last.message == "slow down"  # left as it was raised
+    assert info.value.message == "slow down (gave up after 1 retry)"
+    got = (info.value.status_code, info.value.code, info.value.request_id, info.value.retry_after)
+    assert got == (429, "limit_requests", "rid-9", 2.0) and info.value.body == last.body
+
+
+@MODES
+@respx.mock
 def test_rate_limit_without_retry_after_backs_off(mode: str) -> None:
     slept, waits = recorded_waits()
     respx.post(URL).mock(return_value=httpx.Response(429, json={"error": {"message": "slow down"}}))

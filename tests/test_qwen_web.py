@@ -11,6 +11,7 @@ import pytest
 import respx
 
 from qwen_cli import errors as e
+from qwen_cli.cli.hints import hint_for
 from qwen_cli.client import Qwen
 from qwen_cli.providers.qwen_web import USER_AGENT, WEB_MODELS, QwenWeb, clean_cookie, clean_token
 from qwen_cli.sse import ServerSentEvent
@@ -158,7 +159,7 @@ def test_missing_credentials_fail_before_sending(token: str, cookie: str, what: 
     route = respx.post(URL)
     with pytest.raises(e.AuthenticationError, match=what) as info:
         create("sync", client(token=token, cookie=cookie))
-    assert info.value.exit_code == 3 and "qwen auth login --provider qwen-web" in (info.value.hint or "")
+    assert info.value.exit_code == 3 and "qwen auth login --provider qwen-web" in (hint_for(info.value) or "")
     assert route.call_count == 0
 
 
@@ -293,7 +294,7 @@ def test_error_envelope_with_200_is_an_error_not_an_empty_answer(mode: str) -> N
     respx.post(URL).mock(return_value=httpx.Response(200, json=unauthorized()))
     with pytest.raises(e.AuthenticationError, match="Token has expired") as info:
         create(mode, client())
-    assert info.value.exit_code == 3 and "qwen auth login --provider qwen-web" in (info.value.hint or "")
+    assert info.value.exit_code == 3 and "qwen auth login --provider qwen-web" in (hint_for(info.value) or "")
     bad = {"success": False, "data": {"code": "Bad_Request", "details": "Internal error"}}
     respx.post(URL).mock(return_value=stream_of(bad))
     with pytest.raises(e.APIStatusError, match="Internal error") as info2:
@@ -324,11 +325,11 @@ def test_401_and_403(mode: str) -> None:
     with pytest.raises(e.AuthenticationError) as info:
         create(mode, client())
     assert info.value.status_code == 401 and info.value.code == "Unauthorized"
-    assert "qwen auth login --provider qwen-web" in (info.value.hint or "")
+    assert "qwen auth login --provider qwen-web" in (hint_for(info.value) or "")
     respx.post(URL).mock(return_value=httpx.Response(403, text="forbidden"))
     with pytest.raises(e.PermissionDeniedError) as info2:
         create(mode, client())
-    assert info2.value.exit_code == 3 and "qwen-web" in (info2.value.hint or "")
+    assert info2.value.exit_code == 3 and "qwen-web" in (hint_for(info2.value) or "")
 
 
 @MODES
@@ -351,7 +352,7 @@ def test_a_long_wait_is_not_waited_for(mode: str) -> None:
     assert route.call_count == 1 and slept == []
     err = info.value
     assert err.retry_after == 5 * 3600 and "try again in 5 hours" in err.message and err.exit_code == 4
-    assert "5 hours" in (err.hint or "")
+    assert "5 hours" in (hint_for(err) or "")
     respx.post(URL).mock(return_value=httpx.Response(429, text="busy", headers={"Retry-After": "120"}))
     with pytest.raises(e.RateLimitError, match="try again in 2 minutes"):
         create(mode, client(**waits))
@@ -366,7 +367,7 @@ def test_waf_and_other_pages(mode: str) -> None:
     )
     with pytest.raises(e.PermissionDeniedError, match="browser check") as info:
         create(mode, client())
-    assert info.value.exit_code == 3 and "https://chat.qwen.ai" in (info.value.hint or "")
+    assert info.value.exit_code == 3 and "https://chat.qwen.ai" in (hint_for(info.value) or "")
     respx.post(URL).mock(
         return_value=httpx.Response(405, text=WAF_PAGE, headers={"content-type": "text/html"})
     )

@@ -12,6 +12,7 @@ import pytest
 import respx
 
 from qwen_cli import attachments as A
+from qwen_cli.cli.hints import hint_for
 from qwen_cli.client import Qwen
 from qwen_cli.errors import APIStatusError, NotFoundError, UsageError
 from qwen_cli.providers import files as F
@@ -118,7 +119,7 @@ def test_files_api_list_follows_pages_and_delete(mode: str) -> None:
     )
     with pytest.raises(NotFoundError) as info:
         run(mode, files_for(), "delete", "file-fe-x")
-    assert info.value.exit_code == 1 and "qwen upload --list" in (info.value.hint or "")
+    assert info.value.exit_code == 1 and "qwen upload --list" in (hint_for(info.value) or "")
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -196,7 +197,7 @@ def test_storage_error_is_one_readable_line(mode: str, tmp_path: Path) -> None:
         f"the temporary upload of {att.shown} failed (HTTP 403): "
         "AccessDenied: Invalid according to Policy: Policy expired."
     )
-    assert err.exit_code == 1 and err.hint and "policy may have expired" in err.hint
+    assert err.exit_code == 1 and hint_for(err) and "policy may have expired" in hint_for(err)
 
 
 @respx.mock
@@ -356,9 +357,9 @@ def test_a_server_without_the_files_api_says_so(mode: str, tmp_path: Path) -> No
     for method, args in (("upload", (doc,)), ("list", ())):
         with pytest.raises(NotFoundError) as info:
             run(mode, files_for(base_url=local), method, *args)
-        assert info.value.hint == "this server has no Files API; it is a DashScope feature (--region cn)"
+        assert hint_for(info.value) == "this server has no Files API; it is a DashScope feature (--region cn)"
     respx.get(f"{NATIVE}/uploads").mock(return_value=not_found)
     img = A.inspect(S.write(tmp_path, "a.png", S.png(20, 20)))
     with pytest.raises(NotFoundError) as info:
         run(mode, files_for(), "temporary_upload", img, model="qwen-vl-max")
-    assert (info.value.hint or "").startswith("this server has no temporary upload")
+    assert (hint_for(info.value) or "").startswith("this server has no temporary upload")

@@ -14,6 +14,7 @@ import respx
 
 from qwen_cli import attachments as A
 from qwen_cli import errors as e
+from qwen_cli.cli.hints import hint_for
 from qwen_cli.client import Qwen
 from qwen_cli.providers import qwen_web_files as wu
 from qwen_cli.redact import scrub_known
@@ -184,7 +185,7 @@ def _refusals(c: Qwen, srv: FakeQwenWeb) -> None:
     srv.grants[grant.access_key_id]["access_key_secret"] = "not-the-one-we-signed-with"
     with pytest.raises(e.APIStatusError, match="SignatureDoesNotMatch") as info:
         c.send(wu.put_request(grant, b"abc", "image/png", endpoint=srv.oss_endpoint))
-    assert info.value.status_code == 403 and info.value.exit_code == 1 and info.value.hint
+    assert info.value.status_code == 403 and info.value.exit_code == 1 and hint_for(info.value)
     spec = wu.put_request(grant, b"abc", "image/png", endpoint=srv.oss_endpoint)
     srv.grants[grant.access_key_id]["access_key_secret"] = grant.access_key_secret
     spec.content = b"abd"  # the bytes changed after Content-MD5 was computed

@@ -199,7 +199,8 @@ def login(
         except QwenAPIError as err:
             if not keycheck.is_refused(err):
                 if isinstance(err, APIConnectionError) and not err.hint:
-                    err.hint = "check your network and --base-url/--region; --no-verify stores it unchecked"
+                    hint = "check your network and --base-url/--region; --no-verify stores it unchecked"
+                    raise err.evolve(hint=hint) from err
                 raise
             found = keycheck.find_region(key, target.region, s) if target.region_bound else None
             if found is None or found.region is None or found.models is None:

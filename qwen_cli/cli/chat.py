@@ -128,7 +128,7 @@ def chat(
                 if interactive and not isinstance(err, UsageError):
                     repl.draft = text
                     again = "your message is back at the prompt: Enter sends it again"
-                    err.hint = f"{hint_for(err) or 'try again'}; {again}"
+                    raise err.evolve(hint=f"{hint_for(err) or 'try again'}; {again}") from err
                 raise
             except KeyboardInterrupt:
                 if interactive:

@@ -114,13 +114,13 @@ class ChatSession(Session):
         try:
             yield
         except StreamInterruptedError as err:
-            if self.source == "chat":
-                err.hint = err.hint or "the partial answer above was kept; /retry asks again"
+            if self.source == "chat" and not err.hint:
+                raise err.evolve(hint="the partial answer above was kept; /retry asks again") from err
             raise
         except QwenAPIError as err:
             if self.refused is not None:
                 kept = self.conversation is not None and self.model != self.refused
-                err.hint = refused_hint(self.model, kept=kept)
+                raise err.evolve(hint=refused_hint(self.model, kept=kept)) from err
             raise
 
 

@@ -1,4 +1,9 @@
-"""The ``hint:`` line under an error: what the user can do about it."""
+"""The ``hint:`` line under an error: what the user can do about it.
+
+For what a server did, the hint is chosen here, from the error's class, ``code`` and ``origin``
+(what was asked of whom), never stuck onto the error in the core; an error the user's own input
+caused may carry its ``hint`` from where it was raised (see :mod:`qwen_cli.errors`).
+"""
 
 from __future__ import annotations
 
@@ -16,9 +21,24 @@ def set_context(**values: str) -> None:
     _CONTEXT.update(values)
 
 
+_QWEN_WEB_LOGIN = "qwen auth login --provider qwen-web"
+_QWEN_WEB_REFUSED = (
+    "the chat.qwen.ai token or cookie was refused: copy fresh ones from a signed-in browser tab "
+    f"and run `{_QWEN_WEB_LOGIN}`"
+)
+_QWEN_WEB_CHECK = (
+    "open https://chat.qwen.ai in your browser and pass the check, then copy a fresh cookie "
+    f"and run `{_QWEN_WEB_LOGIN}`"
+)
+
+
 def hint_for(err: e.QwenAPIError) -> str | None:
     if err.hint:
         return err.hint
+    if err.origin:
+        hint = _by_origin(err, err.origin)
+        if hint:
+            return hint
     region = _CONTEXT.get("region", "")
     base_url = _CONTEXT.get("base_url", "")
     msg = err.message.lower()
@@ -66,4 +86,33 @@ def hint_for(err: e.QwenAPIError) -> str | None:
         return "check --base-url: it should point at an OpenAI-compatible API"
     if isinstance(err, e.InvalidRequestError):
         return "the server refused the request: check the model and options (--debug shows what was sent)"
+    return None
+
+
+def _by_origin(err: e.QwenAPIError, origin: str) -> str | None:
+    """The hints of one endpoint or backend (``origin``, set by the core)."""
+    if origin == e.ORIGIN_QWEN_WEB:
+        from qwen_cli.providers.base import MAX_RETRY_AFTER
+        from qwen_cli.providers.qwen_web_errors import WAF_CODE, human_wait
+
+        if err.code == WAF_CODE:
+            return _QWEN_WEB_CHECK
+        if isinstance(err, e.AuthenticationError):
+            return _QWEN_WEB_REFUSED
+        wait = err.retry_after if isinstance(err, e.RateLimitError) else None
+        if wait is not None and wait > MAX_RETRY_AFTER:  # a daily limit: waiting a minute won't do
+            return (
+                f"chat.qwen.ai takes requests again in {human_wait(wait)}; until then, use another provider"
+            )
+    if origin == e.ORIGIN_QWEN_WEB_STORAGE and not isinstance(err, (e.ServerError, e.RateLimitError)):
+        return "run the upload again; its temporary credentials may have expired"
+    if origin == e.ORIGIN_OBJECT_STORAGE:
+        return (
+            "try again; if it keeps failing, the upload policy may have expired or the region "
+            "may not offer temporary uploads (they are Beijing-only)"
+        )
+    if isinstance(err, e.NotFoundError) and origin == e.ORIGIN_FILE:
+        return "run `qwen upload --list` to see the ids of your uploaded files"
+    if isinstance(err, e.NotFoundError) and origin in (e.ORIGIN_FILES_API, e.ORIGIN_TEMPORARY_UPLOAD):
+        return f"this server has no {origin}; it is a DashScope feature (--region cn)"
     return None

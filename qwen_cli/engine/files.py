@@ -134,11 +134,11 @@ class ChatFiles:
         try:
             A.check_together(together)
         except UsageError as err:
-            err.hint = (
+            hint = (
                 "send them with separate messages (images go to a vision model, documents to "
                 "qwen-long); /attach - drops what is attached"
             )
-            raise
+            raise err.evolve(hint=hint) from err
         via = self.api.plan(together)[-1]
         self.pending.append(att)
         return att, via
@@ -160,8 +160,8 @@ class ChatFiles:
         try:
             A.check_model(model, self.pending, vision_model=self.settings.vision_model, switch="/model")
         except UsageError as err:
-            err.hint = f"{err.hint}, then send your message again{self.view.recall}; the attachment is kept"
-            raise
+            hint = f"{err.hint}, then send your message again{self.view.recall}; the attachment is kept"
+            raise err.evolve(hint=hint) from err
         with self.view.bars() as bars:
             progress: ProgressFactory = bars.hook
             sent = self.api.prepare(self.pending, model=model, progress=progress)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any, BinaryIO
 
-from qwen_cli.errors import APIStatusError, NotFoundError
+from qwen_cli.errors import ORIGIN_FILE, ORIGIN_OBJECT_STORAGE, APIStatusError, NotFoundError
 from qwen_cli.providers.base import RequestSpec
 from qwen_cli.types import FileObject, UploadPolicy
 
@@ -91,9 +91,9 @@ def check_deleted(body: Any, file_id: str) -> None:
         raise APIStatusError(f"the server did not delete {file_id}", body=body)
 
 
-def not_found_hint(err: NotFoundError) -> NotFoundError:
-    err.hint = "run `qwen upload --list` to see the ids of your uploaded files"
-    return err
+def about_file(err: NotFoundError) -> NotFoundError:
+    """The 404 of a request about one uploaded file (its hint is chosen in ``cli/hints.py``)."""
+    return err.evolve(origin=ORIGIN_FILE)
 
 
 # --------------------------------------------------------------------------- temporary upload
@@ -168,6 +168,5 @@ def oss_error(err: APIStatusError, shown: str) -> APIStatusError:
         code=fields.get("Code") or err.code,
         body=err.body,
         request_id=err.request_id,
-        hint="try again; if it keeps failing, the upload policy may have expired or the region "
-        "may not offer temporary uploads (they are Beijing-only)",
+        origin=ORIGIN_OBJECT_STORAGE,
     )

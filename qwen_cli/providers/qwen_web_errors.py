@@ -12,6 +12,9 @@ empty answer, an HTML page escapes as a JSON decoding error. Here every one of t
   a browser check, which only a fresh cookie from a browser gets past;
 * another web page (a proxy's 502, a login page): said in one line, not dumped;
 * an object-storage XML error (``<Error><Code>``) from the upload's PUT.
+
+Each error says where it came from (``origin``: chat.qwen.ai, or object storage); the hints that
+tell the user what to do about it are chosen by the command line (``cli/hints.py``).
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ import time
 from typing import Any
 
 from qwen_cli.errors import (
+    ORIGIN_QWEN_WEB,
+    ORIGIN_QWEN_WEB_STORAGE,
     APIStatusError,
-    AuthenticationError,
     PermissionDeniedError,
     RateLimitError,
     ServerError,
@@ -34,14 +38,7 @@ from qwen_cli.errors import (
 from qwen_cli.providers.base import MAX_RETRY_AFTER, request_id_from, retry_after_seconds
 
 LOGIN = "qwen auth login --provider qwen-web"
-AUTH_HINT = (
-    "the chat.qwen.ai token or cookie was refused: copy fresh ones from a signed-in browser tab "
-    f"and run `{LOGIN}`"
-)
-WAF_HINT = (
-    "open https://chat.qwen.ai in your browser and pass the check, then copy a fresh cookie "
-    f"and run `{LOGIN}`"
-)
+WAF_CODE = "waf_challenge"
 WAF_MARKERS = ("RGV587", "FAIL_SYS_USER_VALIDATE", "/punish", "x5secdata", "_____tmd_____")
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
 _XML_FIELD = "<{0}>(.*?)</{0}>"
@@ -60,10 +57,10 @@ def waf_error(status: int | None, body: Any = None, request_id: str | None = Non
     return PermissionDeniedError(
         "chat.qwen.ai asked for a browser check (captcha) instead of answering",
         status_code=status,
-        code="waf_challenge",
+        code=WAF_CODE,
         body=body,
         request_id=request_id,
-        hint=WAF_HINT,
+        origin=ORIGIN_QWEN_WEB,
     )
 
 
@@ -76,7 +73,7 @@ def page_error(status: int, text: str, request_id: str | None = None) -> APIStat
     cls = classify(status, None, message)
     if cls is APIStatusError and status < 400:
         message += "; check --base-url"
-    return cls(message, status_code=status, body=text[:2000], request_id=request_id)
+    return cls(message, status_code=status, body=text[:2000], request_id=request_id, origin=ORIGIN_QWEN_WEB)
 
 
 def oss_error(status: int, text: str, request_id: str | None = None) -> APIStatusError:
@@ -91,13 +88,18 @@ def oss_error(status: int, text: str, request_id: str | None = None) -> APIStatu
     if field("Message"):
         message += f": {field('Message')}"
     rid = request_id or field("RequestId")
-    kw: dict[str, Any] = {"status_code": status, "code": code, "body": text[:2000], "request_id": rid}
+    kw: dict[str, Any] = {
+        "status_code": status,
+        "code": code,
+        "body": text[:2000],
+        "request_id": rid,
+        "origin": ORIGIN_QWEN_WEB_STORAGE,
+    }
     if status >= 500:
         return ServerError(message, **kw)
     if status == 429:
         return RateLimitError(message, **kw)
-    hint = "run the upload again; its temporary credentials may have expired"
-    return APIStatusError(message, hint=hint, **kw)
+    return APIStatusError(message, **kw)
 
 
 def envelope_error(
@@ -121,23 +123,20 @@ def envelope_error(
 
 
 def finish(err: APIStatusError, payload: Any, headers: dict[str, str]) -> APIStatusError:
-    """Hints of this backend; a rate limit learns how long to wait and says so when it is long."""
-    if isinstance(err, AuthenticationError) and not err.hint:
-        err.hint = AUTH_HINT
+    """``err`` as said by chat.qwen.ai (a new error: they are immutable); a rate limit learns how
+    long to wait, and says so when it is long."""
+    changes: dict[str, Any] = {"origin": ORIGIN_QWEN_WEB}
     if isinstance(err, RateLimitError):
         wait = retry_after_seconds(headers)
         hours = _num(payload)
         if wait is None and hours is not None:
             wait = hours * 3600.0
         if wait is not None:
-            err.retry_after = wait
+            changes["retry_after"] = wait
         if wait is not None and wait > MAX_RETRY_AFTER:
             when = time.strftime("%H:%M", time.localtime(time.time() + wait))
-            err.message += f" (try again in {human_wait(wait)}, at about {when})"
-            err.hint = (
-                f"chat.qwen.ai takes requests again in {human_wait(wait)}; until then, use another provider"
-            )
-    return err
+            changes["message"] = f"{err.message} (try again in {human_wait(wait)}, at about {when})"
+    return err.evolve(**changes)
 
 
 def response_error(status: int, body: bytes, headers: dict[str, str]) -> APIStatusError:
