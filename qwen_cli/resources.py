@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 
     from qwen_cli.client import Qwen
 
-DEFAULT_MODEL = "qwen-max"
-
 MessageLike = Message | dict[str, Any]
 ModelList = list[ModelInfo]
 
@@ -47,13 +45,14 @@ class Chat:
         self,
         messages: Sequence[MessageLike],
         *,
-        model: str = DEFAULT_MODEL,
+        model: str | None = None,
         stream: bool = False,
         extra_headers: dict[str, str] | None = None,
         **params: Any,
     ) -> ChatRequest:
+        """The request for ``messages``; ``model`` defaults to the provider's own default."""
         return ChatRequest(
-            model=model,
+            model=model or self._client.provider.default_model,
             messages=_messages(messages),
             stream=stream,
             params=ChatParams(**params),
