@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from qwen_cli.errors import (
+    CODE_REDIRECT,
     RETRYABLE_STATUS,
     APIConnectionError,
     APIStatusError,
@@ -217,8 +218,8 @@ class Qwen:
         return APIStatusError(
             message,
             status_code=status,
+            code=CODE_REDIRECT,
             request_id=response.headers.get("x-request-id"),
-            hint="qwen never sends your key on to another address; if you trust it, use it as --base-url",
         )
 
     def _transport_error(self, exc: Exception, url: str) -> APIConnectionError:

@@ -249,10 +249,19 @@ _DENIED_CODES = {"arrearage", "allocationquota.freetieronly", "accessdenied"}
 
 HTML_PAGE = "an HTML page"
 NOT_API = "not an API answer: a proxy or captive portal?"
-HTML_HINT = (
-    "check --base-url; if a proxy or a network sign-in page stands in the way, open the URL "
-    "in a browser or fix HTTPS_PROXY"
-)
+
+# ``code`` of an answer qwen cannot read (or will not follow): what the server did, so that
+# cli/hints.py can say what to do about it.
+CODE_HTML_PAGE = "html_page"  # a web page (captive portal, proxy) where an API answer belongs
+CODE_NOT_JSON = "not_json"  # a 2xx answer that is not a JSON object
+CODE_UNREADABLE_FIELD = "unreadable_field"  # a field qwen needs, in a shape it cannot read
+CODE_NO_CHOICES = "no_choices"  # a chat answer without `choices`
+CODE_NO_DATA = "no_data"  # a model list without `data`
+CODE_NO_OUTPUT = "no_output"  # a DashScope native answer without `output`
+CODE_UNASKED_ENCODING = "unasked_encoding"  # a Content-Encoding qwen did not ask for
+CODE_CORRUPT_COMPRESSION = "corrupt_compression"  # gzip/deflate that does not inflate
+CODE_TOO_LARGE = "response_too_large"  # an answer past the size limit (a compression bomb?)
+CODE_REDIRECT = "redirect_not_followed"  # a 3xx: following it would carry the key along
 _TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title", re.I | re.S)
 _TAG_RE = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.I | re.S)
 
@@ -346,7 +355,8 @@ def error_for_status(
     kw: dict[str, Any] = {"status_code": status, "code": code, "body": body, "request_id": rid}
     if message.startswith(HTML_PAGE):
         if status < 400:
-            return BadResponseError(f"the server sent {message}, {NOT_API}", hint=HTML_HINT, **kw)
+            kw["code"] = CODE_HTML_PAGE
+            return BadResponseError(f"the server sent {message}, {NOT_API}", **kw)
         message = f"HTTP {status}, {message}"
     cls = classify(status, code, message)
     if cls is RateLimitError:

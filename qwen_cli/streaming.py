@@ -18,7 +18,15 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from qwen_cli.errors import BadResponseError, QwenAPIError, StreamInterruptedError, loads_json
+from qwen_cli.errors import (
+    CODE_CORRUPT_COMPRESSION,
+    CODE_TOO_LARGE,
+    CODE_UNASKED_ENCODING,
+    BadResponseError,
+    QwenAPIError,
+    StreamInterruptedError,
+    loads_json,
+)
 from qwen_cli.sse import DeltaNormalizer, EventTooLargeError, SSEDecoder, TextBuffer
 from qwen_cli.types import (
     AnswerResult,
@@ -70,7 +78,7 @@ class BodyDecoder:
         elif self.compressed:
             raise BadResponseError(
                 f"the server sent its answer in an encoding qwen did not ask for ({enc})",
-                hint="check --base-url: a proxy in the way may be rewriting the answer",
+                code=CODE_UNASKED_ENCODING,
             )
 
     def feed(self, data: bytes) -> Iterator[bytes]:
@@ -89,7 +97,7 @@ class BodyDecoder:
                     continue
                 raise BadResponseError(
                     f"the server's compressed answer is corrupt ({exc})",
-                    hint="try again; if it persists, a proxy in the way may be damaging it",
+                    code=CODE_CORRUPT_COMPRESSION,
                 ) from None
             data = self._z.unconsumed_tail
             self._count(len(out))
@@ -104,8 +112,7 @@ class BodyDecoder:
             what = "decompressed to more than" if self.compressed else "larger than"
             raise BadResponseError(
                 f"the server's answer {what} {_mib(self.limit)}; stopped reading there",
-                code="response_too_large",
-                hint="a compression bomb or a misbehaving server: check --base-url",
+                code=CODE_TOO_LARGE,
             )
 
 
@@ -144,7 +151,7 @@ def read_error_body(response: httpx.Response) -> bytes:
     try:
         return read_body(response, MAX_ERROR_BODY)
     except BadResponseError as exc:
-        return _too_large_error_body() if exc.code == "response_too_large" else str(exc).encode()
+        return _too_large_error_body() if exc.code == CODE_TOO_LARGE else str(exc).encode()
 
 
 async def aread_error_body(response: httpx.Response) -> bytes:
@@ -152,7 +159,7 @@ async def aread_error_body(response: httpx.Response) -> bytes:
     try:
         return await aread_body(response, MAX_ERROR_BODY)
     except BadResponseError as exc:
-        return _too_large_error_body() if exc.code == "response_too_large" else str(exc).encode()
+        return _too_large_error_body() if exc.code == CODE_TOO_LARGE else str(exc).encode()
 
 
 def _read_timeout(response: httpx.Response) -> float | None:

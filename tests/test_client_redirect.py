@@ -6,6 +6,7 @@ import httpx
 import pytest
 import respx
 
+from qwen_cli.cli.hints import hint_for
 from qwen_cli.errors import APIStatusError
 from tests.conftest import FAKE_KEY
 from tests.test_client import BASE, MODES, URL, client, collect, create
@@ -28,7 +29,7 @@ def test_redirect_is_an_error_naming_the_target(mode: str, location: str, shown:
         collect(mode, client())
     assert str(e.value) == f"the server redirected to {shown}; not followed"
     assert e.value.status_code == status and e.value.exit_code == 1
-    assert "--base-url" in (e.value.hint or "")
+    assert "--base-url" in (hint_for(e.value) or "")
     assert route.call_count == 1 and elsewhere.call_count == 0  # not retried, not followed
     assert route.calls.last.request.headers["authorization"] == f"Bearer {FAKE_KEY}"
 

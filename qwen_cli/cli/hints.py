@@ -30,11 +30,45 @@ _QWEN_WEB_CHECK = (
     "open https://chat.qwen.ai in your browser and pass the check, then copy a fresh cookie "
     f"and run `{_QWEN_WEB_LOGIN}`"
 )
+_OPENAI_COMPATIBLE = "check --base-url: it should point at an OpenAI-compatible API"
+# What a server sent or did that qwen cannot read or will not follow, by the error's exact class
+# and ``code`` (both set in the core, which states the fact and leaves the advice to this table).
+_BY_CODE: dict[tuple[type[e.QwenAPIError], str], str] = {
+    (e.BadResponseError, e.CODE_HTML_PAGE): (
+        "check --base-url; if a proxy or a network sign-in page stands in the way, open the URL "
+        "in a browser or fix HTTPS_PROXY"
+    ),
+    (e.BadResponseError, e.CODE_NOT_JSON): _OPENAI_COMPATIBLE,
+    (e.BadResponseError, e.CODE_NO_CHOICES): _OPENAI_COMPATIBLE,
+    (e.BadResponseError, e.CODE_NO_DATA): _OPENAI_COMPATIBLE,
+    (e.BadResponseError, e.CODE_UNREADABLE_FIELD): (
+        "the server may not be OpenAI-compatible; run with --debug to see the answer"
+    ),
+    (e.BadResponseError, e.CODE_NO_OUTPUT): (
+        "check --base-url: the native protocol needs DashScope (or --provider dashscope)"
+    ),
+    (e.BadResponseError, e.CODE_UNASKED_ENCODING): (
+        "check --base-url: a proxy in the way may be rewriting the answer"
+    ),
+    (e.BadResponseError, e.CODE_CORRUPT_COMPRESSION): (
+        "try again; if it persists, a proxy in the way may be damaging it"
+    ),
+    (e.BadResponseError, e.CODE_TOO_LARGE): "a compression bomb or a misbehaving server: check --base-url",
+    (e.APIStatusError, e.CODE_REDIRECT): (
+        "qwen never sends your key on to another address; if you trust it, use it as --base-url"
+    ),
+    # chat.qwen.ai answered without `choices` (a chat answer's, from another server, is a BadResponseError)
+    (e.APIStatusError, e.CODE_NO_CHOICES): (
+        "the site may have changed its protocol; run with --debug and report what came back"
+    ),
+}
 
 
 def hint_for(err: e.QwenAPIError) -> str | None:
     if err.hint:
         return err.hint
+    if err.code is not None and (type(err), err.code) in _BY_CODE:
+        return _BY_CODE[type(err), err.code]
     if err.origin:
         hint = _by_origin(err, err.origin)
         if hint:

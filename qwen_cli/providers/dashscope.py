@@ -10,7 +10,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from qwen_cli import __version__
 from qwen_cli.errors import (
-    HTML_HINT,
+    CODE_HTML_PAGE,
+    CODE_NO_CHOICES,
+    CODE_NO_DATA,
+    CODE_NOT_JSON,
+    CODE_UNREADABLE_FIELD,
     NOT_API,
     APIStatusError,
     BadResponseError,
@@ -145,9 +149,8 @@ class DashScope:
         if not isinstance(body.get("choices"), (list, dict)):
             raise BadResponseError(
                 "the server's answer has no readable `choices` field",
-                code="no_choices",
+                code=CODE_NO_CHOICES,
                 body=body,
-                hint="check --base-url: it should point at an OpenAI-compatible API",
             )
         try:
             return ChatCompletion.model_validate(body)
@@ -175,9 +178,8 @@ class DashScope:
         if not isinstance(data, list):
             raise BadResponseError(
                 "the model list's `data` field is missing or not a list",
-                code="no_data",
+                code=CODE_NO_DATA,
                 body=body,
-                hint="check --base-url: it should point at an OpenAI-compatible API",
             )
         try:
             return [ModelInfo.model_validate(m) for m in data if isinstance(m, dict) and _has_id(m)]
@@ -192,12 +194,14 @@ def not_json(body: Any) -> BadResponseError:
     """The error for a 2xx answer that is not a JSON object: an HTML page is named as one."""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     if isinstance(text, str) and looks_like_html(text):
-        return BadResponseError(f"the server sent {html_summary(text)}, {NOT_API}", body=body, hint=HTML_HINT)
+        return BadResponseError(
+            f"the server sent {html_summary(text)}, {NOT_API}", code=CODE_HTML_PAGE, body=body
+        )
     shown = repr(text.strip()[:120]) if isinstance(text, str) else f"JSON {type(text).__name__}"
     return BadResponseError(
         f"the server answered with something that is not a JSON object: {shown}",
+        code=CODE_NOT_JSON,
         body=body,
-        hint="check --base-url: it should point at an OpenAI-compatible API",
     )
 
 
@@ -212,8 +216,8 @@ def unreadable(exc: ValidationError, body: Any) -> BadResponseError:
     why = errs[0]["msg"] if errs else "invalid"
     return BadResponseError(
         f"the server's answer has a field qwen cannot read: `{field}` ({why})",
+        code=CODE_UNREADABLE_FIELD,
         body=body,
-        hint="the server may not be OpenAI-compatible; run with --debug to see the answer",
     )
 
 

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from qwen_cli.errors import APIStatusError, BadResponseError, error_from_event, loads_json
+from qwen_cli.errors import CODE_NO_OUTPUT, APIStatusError, BadResponseError, error_from_event, loads_json
 from qwen_cli.providers.base import Capabilities, RequestSpec, StreamItem
 from qwen_cli.providers.dashscope import DashScope, not_json, unreadable
 from qwen_cli.sse import ServerSentEvent
@@ -104,9 +104,8 @@ class DashScopeNative(DashScope):
         if not isinstance(output, dict):
             raise BadResponseError(
                 "the server's answer has no readable `output` field",
-                code="no_output",
+                code=CODE_NO_OUTPUT,
                 body=body,
-                hint="check --base-url: the native protocol needs DashScope (or --provider dashscope)",
             )
         chunk = chunk_data(body)
         data = {

@@ -20,7 +20,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
-from qwen_cli.errors import APIStatusError, AuthenticationError, UsageError, error_from_event, loads_json
+from qwen_cli.errors import (
+    CODE_NO_CHOICES,
+    APIStatusError,
+    AuthenticationError,
+    UsageError,
+    error_from_event,
+    loads_json,
+)
 from qwen_cli.providers.base import Capabilities, Credential, Region, RequestSpec, StreamItem, with_extra
 from qwen_cli.providers.qwen_web_errors import (
     LOGIN,
@@ -347,9 +354,8 @@ def no_choices(payload: dict[str, Any]) -> APIStatusError:
     shown = json.dumps(payload, ensure_ascii=False)
     return APIStatusError(
         f"chat.qwen.ai answered without `choices`: {shown[:160]}",
-        code="no_choices",
+        code=CODE_NO_CHOICES,
         body=payload,
-        hint="the site may have changed its protocol; run with --debug and report what came back",
     )
 
 
