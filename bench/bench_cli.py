@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.benchenv import qwen_env  # noqa: E402
 from tests.fakeserver import FakeServerProcess  # noqa: E402
 
 QWEN = str(Path(sys.executable).with_name("qwen"))
@@ -172,17 +173,7 @@ def main() -> None:
 
     with FakeServerProcess() as srv, tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        # PYTHONDONTWRITEBYTECODE would recompile every module on every run; installed
-        # copies have bytecode, so the warm-up run may write it as an install would.
-        skip = ("QWEN_", "DASHSCOPE_", "NO_COLOR", "PYTHONDONTWRITEBYTECODE")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
-        env.update(
-            QWEN_BASE_URL=srv.base_url,
-            DASHSCOPE_API_KEY="sk-bench",
-            TERM="xterm-256color",
-            QWEN_CONFIG_DIR=str(tmp / "config"),
-            QWEN_DATA_DIR=str(tmp / "data"),  # each answer is logged, as it is for a user
-        )
+        env = qwen_env(srv.base_url, tmp)
         cmd = [QWEN, "complete", "benchmark", "-m", "fake-long", "-q"]
         plain = median_cpu(cmd, env, args.runs, tty=False)
         term = median_cpu(cmd, env, args.runs, tty=True)

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_cli import QWEN, cpu_of  # noqa: E402
+from bench.benchenv import qwen_env  # noqa: E402
 from tests.fakeserver import FakeServerProcess, chat_stream_events  # noqa: E402
 
 SIZES = (10_000, 80_000)
@@ -125,15 +126,7 @@ def main() -> None:
         raise SystemExit(f"no qwen at {args.qwen}: pip install -e . first")
     with FakeServerProcess() as srv, tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        skip = ("QWEN_", "DASHSCOPE_", "NO_COLOR", "PYTHONDONTWRITEBYTECODE")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
-        env.update(
-            QWEN_BASE_URL=srv.base_url,
-            DASHSCOPE_API_KEY="sk-bench",
-            TERM="xterm-256color",
-            QWEN_CONFIG_DIR=str(tmp / "config"),
-            QWEN_DATA_DIR=str(tmp / "data"),  # each answer is logged, as it is for a user
-        )
+        env = qwen_env(srv.base_url, tmp)
         cmd = [args.qwen, "complete", "benchmark", "-q"]
 
         def cpu(n: int) -> float:
