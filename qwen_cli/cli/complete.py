@@ -16,7 +16,7 @@ def read_prompt(prompt: str | None) -> str:
     """The prompt from the argument and/or stdin, as the help text describes."""
     stdin_text = None
     if prompt == "-" or not sys.stdin.isatty():
-        stdin_text = sys.stdin.buffer.read().decode("utf-8", "replace") if sys.stdin else ""
+        stdin_text = o.stdin_text()
     if prompt == "-":
         text = stdin_text or ""
     elif prompt is not None and stdin_text and stdin_text.strip():

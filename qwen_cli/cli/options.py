@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -332,6 +333,11 @@ Debug = Annotated[
         rich_help_panel=BACKEND,
     ),
 ]
+
+
+def stdin_text() -> str:
+    """All of stdin as text; invalid UTF-8 is replaced, never a crash (the README's promise)."""
+    return sys.stdin.buffer.read().decode("utf-8", "replace") if sys.stdin is not None else ""
 
 
 @dataclass

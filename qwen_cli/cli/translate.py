@@ -23,7 +23,7 @@ TRANSLATION = "Translation"
 def read_text(text: str | None) -> str:
     """The text from the argument, or stdin for ``-`` (or no argument and a pipe)."""
     if text == "-" or (text is None and sys.stdin is not None and not sys.stdin.isatty()):
-        data = sys.stdin.buffer.read().decode("utf-8", "replace") if sys.stdin else ""
+        data = o.stdin_text()
     else:
         data = text or ""
     if not data.strip():

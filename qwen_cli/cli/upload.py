@@ -135,8 +135,7 @@ def upload(
 def _question(text: str) -> str:
     if text != "-":
         return text
-    data = sys.stdin.buffer.read() if sys.stdin else b""
-    return data.decode("utf-8", "replace").rstrip()
+    return o.stdin_text().rstrip()
 
 
 def _settings(ask: o.Ask) -> Settings:
