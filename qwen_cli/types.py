@@ -115,6 +115,12 @@ class ChatParams(_Strict):
     search_options: dict[str, Any] | None = None  # DashScope's web-search options (native wire)
     json_mode: bool = False
     translation_options: dict[str, Any] | None = None  # Qwen-MT: languages, terms, tm_list, domains
+    # Structured output: ``{"type": "json_schema", "json_schema": {...}}`` (wins over json_mode)
+    response_format: dict[str, Any] | None = None
+    # Tool calling, OpenAI-style: ``[{"type": "function", "function": {name, description, parameters}}]``
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None  # "auto", "none", or one function by name
+    parallel_tool_calls: bool | None = None
     # any other request field, as given (``-o top_k 20``): merged into the body by the provider
     extra: dict[str, Any] = Field(default_factory=dict)
 

@@ -146,6 +146,32 @@ def test_stream_body_and_answer(mode: str) -> None:
     }
 
 
+TOOLS = [{"type": "function", "function": {"name": "now", "description": "the time", "parameters": {}}}]
+SCHEMA_FORMAT = {
+    "type": "json_schema",
+    "json_schema": {"name": "x", "strict": True, "schema": {"type": "object"}},
+}
+
+
+@MODES
+@respx.mock
+def test_tools_and_response_format_go_at_the_top_level(mode: str) -> None:
+    route = respx.post(URL).mock(return_value=stream_response(sse(chunk("{}"), chunk("", finish="stop"))))
+    collect(
+        mode,
+        client(),
+        model="qwen-plus",
+        tools=TOOLS,
+        tool_choice="auto",
+        parallel_tool_calls=True,
+        json_mode=True,  # the schema wins over plain JSON mode
+        response_format=SCHEMA_FORMAT,
+    )
+    body = json.loads(route.calls.last.request.content)
+    assert body["tools"] == TOOLS and body["tool_choice"] == "auto" and body["parallel_tool_calls"] is True
+    assert body["response_format"] == SCHEMA_FORMAT
+
+
 @MODES
 @respx.mock
 def test_reasoning_is_kept_apart(mode: str) -> None:

@@ -89,6 +89,15 @@ def test_an_option_added_to_chatparams_lands_in_parameters_with_no_code_here() -
     assert {n: body["parameters"][n] for n in names} == {n: f"value of {n}" for n in names}
 
 
+def test_a_schema_wins_over_json_mode_inside_parameters() -> None:
+    fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}}
+    params = ChatParams(json_mode=True, response_format=fmt, tools=[{"type": "function"}], tool_choice="auto")
+    body = native_body(ChatRequest(model="m", messages=[], params=params))
+    assert body["parameters"]["response_format"] == fmt
+    assert body["parameters"]["tools"] == [{"type": "function"}]
+    assert body["parameters"]["tool_choice"] == "auto"
+
+
 def test_o_fields_go_inside_parameters_and_win() -> None:
     params = ChatParams(temperature=0.3, extra={"top_k": 20, "temperature": 0.5})
     body = native_body(ChatRequest(model="m", messages=[], params=params))

@@ -134,6 +134,8 @@ def test_thinking_search_and_image_blocks_in_the_body() -> None:
         ({"seed": 1}, "seed"),
         ({"stop": ["x"]}, "stop"),
         ({"json_mode": True}, "json_mode"),
+        ({"tools": [{"type": "function"}]}, "tools"),
+        ({"response_format": {"type": "json_schema"}}, "response_format"),
     ],
 )
 @respx.mock

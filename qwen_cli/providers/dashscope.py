@@ -249,7 +249,13 @@ def chat_body(req: ChatRequest) -> dict[str, Any]:
         value = getattr(p, name)
         if value is not None:
             body[name] = value
-    if p.json_mode:
+    for name in ("tools", "tool_choice", "parallel_tool_calls"):
+        value = getattr(p, name)
+        if value is not None:
+            body[name] = value
+    if p.response_format is not None:
+        body["response_format"] = p.response_format
+    elif p.json_mode:
         body["response_format"] = {"type": "json_object"}
     return with_extra(body, p.extra)
 

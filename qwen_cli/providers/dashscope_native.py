@@ -150,7 +150,7 @@ def native_body(req: ChatRequest, *, multimodal: bool = False) -> dict[str, Any]
         if value is None or value == [] or (value is False and name == "json_mode"):
             continue
         if name == "json_mode":
-            parameters["response_format"] = {"type": "json_object"}
+            parameters.setdefault("response_format", {"type": "json_object"})
         elif name in ("search_options", "extra"):
             continue  # below, with what only this protocol adds; `-o` fields last, they win
         else:

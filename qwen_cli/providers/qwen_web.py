@@ -88,7 +88,16 @@ CATALOG_NOTE = (
     "the qwen-api library (1.4.16) knows, not an answer from the server"
 )
 _ROLES = {"system": "system", "user": "user", "assistant": "assistant", "tool": "function"}
-_NO_FIELD = ("top_p", "seed", "stop", "translation_options")
+_NO_FIELD = (
+    "top_p",
+    "seed",
+    "stop",
+    "translation_options",
+    "response_format",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+)
 MISSING_HINT = f"run `{LOGIN}`, or set QWEN_AUTH_TOKEN and QWEN_COOKIE"
 TOKEN = Credential(
     setting="web_token",
