@@ -43,6 +43,8 @@ class ModelSpec:
     known: bool = True
     notes: str = ""
     max_input: int | None = None  # when the provider accepts less than the context window
+    tools: bool = False  # function calling [DOC-FC model list]
+    json_schema: bool = False  # response_format json_schema (strict structured output) [DOC-SO]
 
     @property
     def capabilities(self) -> list[str]:
@@ -82,44 +84,55 @@ class ModelSpec:
 
 
 # id, context, max input (0: the context), max output, capabilities, CNY in/out, USD in/out, notes.
-# "think*" marks open-source Qwen3, which thinks unless told not to.
+# "think*" marks open-source Qwen3, which thinks unless told not to. "tools": function calling
+# [DOC-FC model list, 2026-06]; "schema": strict structured output, only qwen-plus-latest
+# and its dated snapshots in Beijing [DOC-SO zh, 2026-01].
 _Row = tuple[str, int, int, int, str, tuple[float, float] | None, tuple[float, float] | None, str]
 _MT = "translation only (qwen translate)"
 _TABLE: list[_Row] = [
-    ("qwen-max", 32_768, 30_720, 8_192, "search", (2.4, 9.6), (1.6, 6.4), ""),
-    ("qwen-max-latest", 131_072, 129_024, 8_192, "search", (2.4, 9.6), (1.6, 6.4), ""),
-    ("qwen3-max", 262_144, 258_048, 65_536, "search", (6.0, 24.0), (1.2, 6.0), ""),
-    ("qwen-plus", 131_072, 129_024, 16_384, "thinking search", (0.8, 2.0), (0.4, 1.2), ""),
-    ("qwen-plus-latest", 131_072, 129_024, 16_384, "thinking search", (0.8, 2.0), (0.4, 1.2), ""),
-    ("qwen-turbo", 1_000_000, 0, 16_384, "thinking search", (0.3, 0.6), (0.05, 0.2), ""),
-    ("qwen-turbo-latest", 1_000_000, 0, 16_384, "thinking search", (0.3, 0.6), (0.05, 0.2), ""),
-    ("qwen-flash", 1_000_000, 997_952, 32_768, "thinking", (0.15, 1.5), (0.05, 0.4), ""),
-    ("qwen3-coder-plus", 1_000_000, 997_952, 65_536, "", (4.0, 16.0), (1.0, 5.0), ""),
-    ("qwen3.5-plus", 1_000_000, 983_616, 65_536, "thinking search", None, None, ""),
+    ("qwen-max", 32_768, 30_720, 8_192, "search tools", (2.4, 9.6), (1.6, 6.4), ""),
+    ("qwen-max-latest", 131_072, 129_024, 8_192, "search tools", (2.4, 9.6), (1.6, 6.4), ""),
+    ("qwen3-max", 262_144, 258_048, 65_536, "search tools", (6.0, 24.0), (1.2, 6.0), ""),
+    ("qwen-plus", 131_072, 129_024, 16_384, "thinking search tools", (0.8, 2.0), (0.4, 1.2), ""),
+    (
+        "qwen-plus-latest",
+        131_072,
+        129_024,
+        16_384,
+        "thinking search tools schema",
+        (0.8, 2.0),
+        (0.4, 1.2),
+        "",
+    ),
+    ("qwen-turbo", 1_000_000, 0, 16_384, "thinking search tools", (0.3, 0.6), (0.05, 0.2), ""),
+    ("qwen-turbo-latest", 1_000_000, 0, 16_384, "thinking search tools", (0.3, 0.6), (0.05, 0.2), ""),
+    ("qwen-flash", 1_000_000, 997_952, 32_768, "thinking tools", (0.15, 1.5), (0.05, 0.4), ""),
+    ("qwen3-coder-plus", 1_000_000, 997_952, 65_536, "tools", (4.0, 16.0), (1.0, 5.0), ""),
+    ("qwen3.5-plus", 1_000_000, 983_616, 65_536, "thinking search tools", None, None, ""),
     ("qwen-long", 10_000_000, 0, 8_192, "documents", (0.5, 2.0), None, "Beijing region only"),
     ("qwen-vl-max", 131_072, 129_024, 8_192, "vision", (1.6, 4.0), (0.8, 3.2), ""),
     ("qwen-vl-plus", 131_072, 129_024, 8_192, "vision", (0.8, 2.0), (0.21, 0.63), ""),
-    ("qwen3-vl-plus", 262_144, 0, 32_768, "vision thinking", (1.0, 10.0), (0.2, 1.6), ""),
-    ("qwen3-vl-flash", 262_144, 0, 32_768, "vision thinking", None, None, ""),
+    ("qwen3-vl-plus", 262_144, 0, 32_768, "vision thinking tools", (1.0, 10.0), (0.2, 1.6), ""),
+    ("qwen3-vl-flash", 262_144, 0, 32_768, "vision thinking tools", None, None, ""),
     ("qwen-vl-ocr", 34_096, 0, 4_096, "vision", (5.0, 5.0), None, ""),
     ("qvq-max", 131_072, 0, 8_192, "vision thinking stream-only", (8.0, 32.0), (1.2, 4.8), ""),
     ("qwq-plus", 131_072, 98_304, 8_192, "thinking stream-only", (1.6, 4.0), (0.8, 2.4), ""),
     ("qwq-32b", 131_072, 98_304, 8_192, "thinking stream-only", (2.0, 6.0), None, ""),
     ("qwen-omni-turbo", 32_768, 30_720, 2_048, "vision stream-only", None, None, ""),
-    ("qwen3-235b-a22b", 131_072, 129_024, 16_384, "think*", (2.0, 8.0), (0.7, 2.8), ""),
-    ("qwen3-32b", 131_072, 129_024, 16_384, "think*", (2.0, 8.0), (0.7, 2.8), ""),
-    ("qwen3-30b-a3b", 131_072, 129_024, 16_384, "think*", (0.75, 3.0), (0.2, 0.8), ""),
-    ("qwen3-14b", 131_072, 129_024, 8_192, "think*", (1.0, 4.0), (0.35, 1.4), ""),
-    ("qwen3-8b", 131_072, 129_024, 8_192, "think*", (0.5, 2.0), (0.18, 0.7), ""),
-    ("qwen3-4b", 32_768, 30_720, 8_192, "think*", (0.3, 1.2), (0.11, 0.42), ""),
-    ("qwen3-1.7b", 32_768, 30_720, 8_192, "think*", (0.3, 1.2), (0.11, 0.42), ""),
-    ("qwen3-0.6b", 32_768, 30_720, 8_192, "think*", (0.3, 1.2), (0.11, 0.42), ""),
-    ("qwen2.5-72b-instruct", 131_072, 129_024, 8_192, "", None, None, ""),
-    ("qwen2.5-32b-instruct", 131_072, 129_024, 8_192, "", None, None, ""),
-    ("qwen2.5-14b-instruct", 131_072, 129_024, 8_192, "", None, None, ""),
-    ("qwen2.5-7b-instruct", 131_072, 129_024, 8_192, "", None, None, ""),
-    ("qwen2.5-14b-instruct-1m", 1_000_000, 0, 8_192, "", None, None, ""),
-    ("qwen2.5-7b-instruct-1m", 1_000_000, 0, 8_192, "", None, None, ""),
+    ("qwen3-235b-a22b", 131_072, 129_024, 16_384, "think* tools", (2.0, 8.0), (0.7, 2.8), ""),
+    ("qwen3-32b", 131_072, 129_024, 16_384, "think* tools", (2.0, 8.0), (0.7, 2.8), ""),
+    ("qwen3-30b-a3b", 131_072, 129_024, 16_384, "think* tools", (0.75, 3.0), (0.2, 0.8), ""),
+    ("qwen3-14b", 131_072, 129_024, 8_192, "think* tools", (1.0, 4.0), (0.35, 1.4), ""),
+    ("qwen3-8b", 131_072, 129_024, 8_192, "think* tools", (0.5, 2.0), (0.18, 0.7), ""),
+    ("qwen3-4b", 32_768, 30_720, 8_192, "think* tools", (0.3, 1.2), (0.11, 0.42), ""),
+    ("qwen3-1.7b", 32_768, 30_720, 8_192, "think* tools", (0.3, 1.2), (0.11, 0.42), ""),
+    ("qwen3-0.6b", 32_768, 30_720, 8_192, "think* tools", (0.3, 1.2), (0.11, 0.42), ""),
+    ("qwen2.5-72b-instruct", 131_072, 129_024, 8_192, "tools", None, None, ""),
+    ("qwen2.5-32b-instruct", 131_072, 129_024, 8_192, "tools", None, None, ""),
+    ("qwen2.5-14b-instruct", 131_072, 129_024, 8_192, "tools", None, None, ""),
+    ("qwen2.5-7b-instruct", 131_072, 129_024, 8_192, "tools", None, None, ""),
+    ("qwen2.5-14b-instruct-1m", 1_000_000, 0, 8_192, "tools", None, None, ""),
+    ("qwen2.5-7b-instruct-1m", 1_000_000, 0, 8_192, "tools", None, None, ""),
     # Qwen-MT (qwen translate): 16,384 context, 8,192 in and out [DOC: model pages qwen-mt-turbo and
     # qwen-mt-lite-us, 2026]. Prices: qwen-mt-turbo [DOC model page: Beijing $0.101/$0.28 = the
     # zh page's ¥0.0007/¥0.00195 per 1K; Singapore $0.16/$0.49]; qwen-mt-plus [DOC zh page
@@ -146,6 +159,8 @@ def _spec(row: _Row) -> ModelSpec:
         documents="documents" in flags,
         stream_only="stream-only" in flags,
         thinking_default="think*" in flags,
+        tools="tools" in flags,
+        json_schema="schema" in flags,
         price_cny=cny,
         price_usd=usd,
         notes=notes,
@@ -172,6 +187,7 @@ def _guess(name: str, key: str) -> ModelSpec:
         vision=vision,
         thinking=always_thinks,
         stream_only=always_thinks or "omni" in key,
+        tools=not key.startswith(("qwen-mt", "qwen-vl-ocr")),  # most current models call tools
         known=False,
     )
 

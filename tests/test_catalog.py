@@ -120,3 +120,11 @@ def test_footer_has_no_cost_for_unknown_models_or_other_servers(run_cli, monkeyp
     monkeypatch.setenv("QWEN_ALLOW_HTTP", "1")  # a key over plain http off loopback: opted in
     r = run_cli("complete", "hi", "--base-url", "http://local.test/v1", "--no-stream")
     assert r.code == 0 and "¥" not in r.err and "$" not in r.err
+
+
+def test_function_calling_and_strict_schemas_are_known_per_model() -> None:
+    assert catalog.lookup("qwen-plus").tools and catalog.lookup("qwen3-8b").tools
+    assert not catalog.lookup("qwen-mt-turbo").tools and not catalog.lookup("qwen-vl-ocr").tools
+    assert catalog.lookup("my-local-model").tools  # an unknown model is offered tools
+    assert catalog.lookup("qwen-plus-latest").json_schema
+    assert not catalog.lookup("qwen-plus").json_schema and not catalog.lookup("qwen-max").json_schema
