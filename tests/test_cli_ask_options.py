@@ -33,6 +33,24 @@ def test_option_fields_go_to_the_top_of_the_body(run_cli, srv: FakeServer, comma
     assert exs[0].user.options["extra"]["top_k"] == 20  # kept with the message, as sent
 
 
+@pytest.mark.parametrize("command", ["complete", "chat"])
+def test_option_fields_take_two_words_as_llm_does(run_cli, srv: FakeServer, command: str) -> None:
+    args = ["-o", "top_k", "20", "-o", "presence_penalty", "-0.5", "-o", "note", "two words"]
+    if command == "complete":
+        r = run_cli("complete", *args, "hi")
+    else:
+        r = run_cli("chat", *args, stdin=lines("hi"))
+    assert r.code == 0, r.err
+    (body,) = bodies(srv)
+    assert body["top_k"] == 20 and body["presence_penalty"] == -0.5 and body["note"] == "two words"
+    assert body["messages"][-1] == {"role": "user", "content": "hi"}
+
+
+def test_a_bare_prompt_takes_two_word_fields_too(run_cli, srv: FakeServer) -> None:
+    assert run_cli("-o", "top_k", "3", "hi").code == 0
+    assert bodies(srv)[0]["top_k"] == 3
+
+
 def test_an_option_field_overrides_what_qwen_would_send(run_cli, srv: FakeServer) -> None:
     assert run_cli("complete", "-t", "0.5", "-o", "temperature=0.9", "hi").code == 0
     assert bodies(srv)[0]["temperature"] == 0.9
@@ -41,8 +59,8 @@ def test_an_option_field_overrides_what_qwen_would_send(run_cli, srv: FakeServer
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("top_k", "qwen: error: -o takes KEY=VALUE (got 'top_k')"),
-        ("=3", "qwen: error: -o takes KEY=VALUE (got '=3')"),
+        ("top_k", "qwen: error: -o takes KEY VALUE or KEY=VALUE (got 'top_k')"),
+        ("=3", "qwen: error: -o takes KEY VALUE or KEY=VALUE (got '=3')"),
         ("model=qwen-plus", "qwen: error: -o cannot set model: qwen sends it itself\nhint: choose the model"),
         ("stream=false", "qwen: error: -o cannot set stream"),
     ],
@@ -50,7 +68,7 @@ def test_an_option_field_overrides_what_qwen_would_send(run_cli, srv: FakeServer
 def test_bad_option_fields_are_refused_before_sending(
     run_cli, srv: FakeServer, value: str, message: str
 ) -> None:
-    r = run_cli("complete", "-o", value, "hi")
+    r = run_cli("complete", "hi", "-o", value)  # last: "-o top_k hi" would be top_k=hi
     assert r.code == 2 and r.out == "" and srv.requests == []
     assert r.err.startswith(message) and "\nhint: " in r.err and "Traceback" not in r.err
 

@@ -62,10 +62,10 @@ def _main(argv: list[str] | None) -> int:
     import typer
 
     from qwen_cli.cli.app import build, route
-    from qwen_cli.cli.options import search_argv
+    from qwen_cli.cli.options import option_argv, search_argv
 
     try:
-        args = route(search_argv(args))
+        args = option_argv(route(search_argv(args)))
     except UsageError as err:
         from qwen_cli.cli.report import say_error
 

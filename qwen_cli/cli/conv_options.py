@@ -44,14 +44,15 @@ NoLog = Annotated[
 
 
 def _fields(values: Optional[list[str]]) -> Optional[list[str]]:
-    """Each ``-o`` is KEY=VALUE with a key that is not one qwen sets itself."""
+    """Each ``-o`` is KEY VALUE (joined by ``options.option_argv``) or KEY=VALUE, with a key
+    that is not one qwen sets itself."""
     for value in values or ():
         key, eq, _ = value.partition("=")
         key = key.strip()
         if not eq or not key:
             raise UsageError(
-                f"-o takes KEY=VALUE (got {value!r})",
-                hint="for example -o top_k=20 or -o thinking_budget=2048 (VALUE is read as JSON when it "
+                f"-o takes KEY VALUE or KEY=VALUE (got {value!r})",
+                hint="for example -o top_k 20 or -o thinking_budget=2048 (VALUE is read as JSON when it "
                 "parses)",
             )
         if key in OWN_FIELDS:
@@ -73,9 +74,9 @@ Fields = Annotated[
     typer.Option(
         "--option",
         "-o",
-        metavar="KEY=VALUE",
+        metavar="KEY VALUE",
         callback=_fields,
-        help="Any other request field, e.g. -o top_k=20 -o thinking_budget=2048 (VALUE as JSON when it "
+        help="Any other request field, e.g. -o top_k 20 -o thinking_budget=2048 (VALUE as JSON when it "
         "parses; repeatable).",
         show_default=False,
     ),

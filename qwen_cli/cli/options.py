@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -199,6 +200,34 @@ def search_argv(args: list[str]) -> list[str]:
             i += 1 if a == "--search=force" else 2
             continue
         out.append("--search" if a == "--search=on" else a)
+        i += 1
+    return out
+
+
+# The commands whose -o is "any other request field" (elsewhere -o may be --output).
+FIELD_COMMANDS = ("complete", "chat", "upload")
+_NUMBER = re.compile(r"^-\.?\d")
+
+
+def option_argv(args: list[str]) -> list[str]:
+    """``-o KEY VALUE`` as the parser takes it: ``-o KEY=VALUE`` (typer has no repeatable
+    two-word option). Only for the commands of :data:`FIELD_COMMANDS` (``args[0]``); a VALUE
+    that starts with ``-`` is taken only when it is a number (``-o presence_penalty -0.5``)."""
+    if not args or args[0] not in FIELD_COMMANDS:
+        return args
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            return out + args[i:]
+        if a in ("-o", "--option") and i + 2 < len(args) and "=" not in args[i + 1]:
+            key, value = args[i + 1], args[i + 2]
+            if value != "--" and (not value.startswith("-") or _NUMBER.match(value)):
+                out += [a, f"{key}={value}"]
+                i += 3
+                continue
+        out.append(a)
         i += 1
     return out
 
