@@ -554,9 +554,48 @@ def _print_line(text: str, *, err: TextIO, color: bool, style: str) -> None:
         err.flush()
 
 
-def print_footer(line: str, *, err: TextIO, color: bool) -> None:
-    """The footer on stderr: dim on a colour terminal, plain otherwise."""
-    _print_line(line, err=err, color=color, style="dim")
+SEP = " · "
+# Footer parts a narrow terminal can do without (the total is in + out; the speed is out / time).
+FOOTER_EXTRAS = (" total", " tok/s")
+
+
+def fit_line(line: str, width: int, *, drop: tuple[str, ...] = ()) -> list[str]:
+    """``line`` (parts joined by `` · ``) in lines of at most ``width`` cells: as it is when it
+    fits; else without the parts that end with one of ``drop``; else wrapped between parts,
+    never inside one (a part wider than the screen gets a line of its own)."""
+    from rich.cells import cell_len
+
+    if cell_len(line) <= width:
+        return [line]
+    parts = [p for p in line.split(SEP) if not p.endswith(drop)] or line.split(SEP)
+    lines: list[str] = []
+    for part in parts:
+        if lines and cell_len(lines[-1] + SEP + part) <= width:
+            lines[-1] += SEP + part
+        else:
+            lines.append(part)
+    return lines
+
+
+def terminal_width(stream: TextIO) -> int | None:
+    """The width of the terminal ``stream`` writes to; None when it is not a terminal."""
+    if not is_terminal(stream):
+        return None
+    import os
+    import shutil
+
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or None
+    except (OSError, ValueError, AttributeError):
+        return shutil.get_terminal_size().columns or None
+
+
+def print_footer(line: str, *, err: TextIO, color: bool, width: int | None = None) -> None:
+    """The footer on stderr: dim on a colour terminal, plain otherwise. On a terminal (or given
+    ``width``) it is fitted to the width (:func:`fit_line`); in a pipe it stays one line."""
+    width = width or terminal_width(err)
+    for part in fit_line(line, width, drop=FOOTER_EXTRAS) if width else [line]:
+        _print_line(part, err=err, color=color, style="dim")
 
 
 def print_notice(text: str, *, err: TextIO, color: bool, style: str = "yellow") -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +203,31 @@ def test_without_ask_prints_one_reference_per_line(run_cli, here: Path) -> None:
     record = json.loads(j.out)
     assert record["reference"] == "file-fe-md" and record["file_id"] == "file-fe-md"
     assert record["mime"] == "text/markdown" and record["size"] == 8 and len(record["sha256"]) == 64
+
+
+@pytest.mark.parametrize("columns", [120, 60])
+@respx.mock
+def test_list_on_a_terminal_fits_its_width_and_never_cuts_an_id(run_cli, monkeypatch, columns: int) -> None:
+    long_id = "file-fe-0123456789abcdef0123456789"
+    name = "a very long document name that goes on and on.pdf"
+    listing = {
+        "object": "list",
+        "data": [file_meta(long_id, name, 123_456), file_meta("file-fe-2", "c.txt", 3)],
+    }
+    respx.get(FILES).mock(return_value=httpx.Response(200, json=listing))
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.setenv("COLUMNS", str(columns))
+    r = run_cli("upload", "--list", "--no-color")
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    assert len(lines) == 3 and all(len(line) <= columns for line in lines)  # one line per file
+    assert lines[1].startswith(long_id + " ") and "\x1b" not in r.out
+    assert lines[0].split()[:2] == ["id", "size"]
+    if columns == 120:
+        assert lines[0].split() == ["id", "size", "created", "purpose", "status", "name"]
+        assert "file-extract" in lines[1] and "…" in lines[1]  # the name gives way first
+    else:
+        assert "purpose" not in lines[0] and "status" not in lines[0]
 
 
 @respx.mock

@@ -513,3 +513,46 @@ def test_markdown_pages_add_up_to_the_one_shot_render() -> None:
     pages = list(render.markdown_pages(text, width=WIDTH, color=True, blocks=2))
     assert len(pages) > 10
     assert Screen().feed("".join(pages)).text.strip("\n") == Screen().feed(one_shot(text)).text.strip("\n")
+
+
+# ------------------------------------------------------------------------------ fitting lines
+
+LONG_FOOTER = "qwen-plus · 1234 in · 567 out · 1801 total · cached 1024 · 3.21s · 45.6 tok/s · ¥0.0012"
+
+
+def test_a_footer_that_fits_stays_one_line() -> None:
+    assert render.fit_line(LONG_FOOTER, 100, drop=render.FOOTER_EXTRAS) == [LONG_FOOTER]
+
+
+def test_a_narrow_footer_drops_the_total_and_speed_then_wraps_between_parts() -> None:
+    assert render.fit_line(LONG_FOOTER, 80, drop=render.FOOTER_EXTRAS) == [
+        "qwen-plus · 1234 in · 567 out · cached 1024 · 3.21s · ¥0.0012"
+    ]
+    lines = render.fit_line(LONG_FOOTER, 40, drop=render.FOOTER_EXTRAS)
+    assert lines == ["qwen-plus · 1234 in · 567 out", "cached 1024 · 3.21s · ¥0.0012"]
+    assert all(len(x) <= 40 for x in lines)
+
+
+def test_print_footer_fits_a_terminal_and_keeps_a_pipe_one_line() -> None:
+    err = io.StringIO()
+    render.print_footer(LONG_FOOTER, err=err, color=False, width=60)
+    assert err.getvalue() == "qwen-plus · 1234 in · 567 out · cached 1024 · 3.21s\n¥0.0012\n"
+    err = io.StringIO()
+    render.print_footer(LONG_FOOTER, err=err, color=False)  # not a terminal: no width
+    assert err.getvalue() == LONG_FOOTER + "\n"
+
+
+def test_the_resume_header_fits_60_and_100_columns() -> None:
+    from qwen_cli.cli.chat import resume_header
+
+    details = "a1b2c3d4 · 12 turns · qwen-plus · 2026-11-30 16:40"
+    title = "Explain server-sent events in one paragraph please"
+    (wide,) = resume_header(title, details, 100)
+    assert wide == f"continuing “Explain server-sent events in…” ({details})"
+    (mid,) = resume_header(title, details, 80)
+    assert len(mid) <= 80 and mid.startswith("continuing “Explain serv") and mid.endswith(f"({details})")
+    narrow = resume_header(title, details, 60)
+    assert narrow[0].startswith("continuing “Explain server-sent events") and len(narrow[0]) <= 60
+    assert narrow[1:] == ["  a1b2c3d4 · 12 turns · qwen-plus · 2026-11-30 16:40"]
+    assert all(len(x) <= 60 for x in narrow)
+    assert resume_header(title, details, None) == [wide]  # a pipe: as it always was

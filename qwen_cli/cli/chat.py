@@ -19,27 +19,47 @@ if TYPE_CHECKING:
 
 def recap(session: ChatSession, shown: int = 5) -> None:
     """On resuming: which conversation, and its last few turns (stderr)."""
-    from qwen_cli.cli.chat_commands import history_lines, one_line, plural
+    from qwen_cli.cli.chat_commands import history_lines, plural
     from qwen_cli.cli.report import notice
     from qwen_cli.transcript import local_time
 
     conv = session.conversation
     if conv is None:
         return
+    from qwen_cli import render
+
     n = len(session.exchanges)
     color = session.out.color_err
-    notice(
-        f"continuing “{one_line(conv.title, 30) or 'untitled'}” ({conv.id} · "
-        f"{plural(n, 'turn')} · {session.model} · {local_time(conv.created_at)})",
-        color=color,
-        style="bold",
-    )
+    details = f"{conv.id} · {plural(n, 'turn')} · {session.model} · {local_time(conv.created_at)}"
+    for line in resume_header(conv.title or "untitled", details, render.terminal_width(sys.stderr)):
+        notice(line, color=color, style="bold")
     if n > shown:
         notice(
             f"  ... {plural(n - shown, 'earlier turn')} (/history shows them all)", color=color, style="dim"
         )
     for line in history_lines(session.exchanges[-shown:], start=max(1, n - shown + 1)):
         notice(line, color=color, style="dim")
+
+
+def resume_header(title: str, details: str, width: int | None) -> list[str]:
+    """``continuing “title” (details)`` fitted to ``width``: the title cut first (to no less
+    than 12 characters), then the details on lines of their own, wrapped between their parts."""
+    from rich.cells import cell_len
+
+    from qwen_cli import render
+    from qwen_cli.cli.chat_commands import one_line
+
+    def line(t: str) -> str:
+        return f"continuing “{t}” ({details})"
+
+    first = line(one_line(title, 30))
+    if width is None or cell_len(first) <= width:
+        return [first]
+    room = width - cell_len(line(""))
+    if room >= 12:
+        return [line(one_line(title, room))]
+    head = f"continuing “{one_line(title, max(12, width - 13))}”"
+    return [head, *("  " + part for part in render.fit_line(details, width - 2))]
 
 
 def stdin_lines() -> Iterator[str]:

@@ -319,21 +319,21 @@ def _print_list(items: list[FileObject], ask: o.Ask) -> None:
     if not sys.stdout.isatty():
         sys.stdout.write("".join("\t".join(r) + "\n" for r in rows))
         return
-    # A terminal gets aligned columns with the name last: ids are copied into other
-    # commands, so nothing is ever cut; a long name simply wraps. The server's names and
-    # ids never drive the terminal.
+    # A terminal gets a table fitted to its width: ids are copied into other commands, so they
+    # are never cut; a long name gives way with an ellipsis, then purpose, status, creation time
+    # and size go, in that order. The server's names and ids never drive the terminal.
     from qwen_cli.attachments import human_size
-    from qwen_cli.safetext import visible
+    from qwen_cli.cli.tables import print_table
 
-    table = [("id", "size", "created", "purpose", "status", "name")]
-    for f, r in zip(items, [tuple(visible(c) for c in r) for r in rows], strict=True):
-        size = human_size(f.bytes) if f.bytes is not None else "-"
-        table.append((r[0], size, r[2], r[4], r[5], r[3]))
-    widths = [max(len(row[i]) for row in table) for i in range(5)]
-    for n, row in enumerate(table):
-        cells = [
-            c.rjust(w) if i == 1 else c.ljust(w) for i, (c, w) in enumerate(zip(row[:5], widths, strict=True))
-        ]
-        line = "  ".join([*cells, row[5]])
-        bold = n == 0 and _color(ask) and sys.stdout.isatty()
-        sys.stdout.write((f"\x1b[1m{line}\x1b[0m" if bold else line) + "\n")
+    table = [
+        (r[0], human_size(f.bytes) if f.bytes is not None else "-", r[2], r[4], r[5], r[3])
+        for f, r in zip(items, rows, strict=True)
+    ]
+    print_table(
+        ("id", "size", "created", "purpose", "status", "name"),
+        table,
+        right=(1,),
+        wide=5,
+        drop=(3, 4, 2, 1),
+        color=_color(ask),
+    )
