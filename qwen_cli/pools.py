@@ -20,11 +20,13 @@ whatever loop the caller uses them, and never closed here: the caller owns them.
 
 from __future__ import annotations
 
-import asyncio
+import sys
 from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import asyncio
+
     import httpx
 
 # 200 calls at once on one client each get a connection at once, rather than queueing behind
@@ -103,6 +105,8 @@ class Pools:
         """The async pool of the running loop (made on first use there)."""
         if self._agiven is not None:
             return self._agiven
+        import asyncio
+
         loop = asyncio.get_running_loop()
         entry = self._apools.get(loop)
         if entry is not None:
@@ -122,6 +126,8 @@ class Pools:
             self._http.close()
             self._http = None
         self._forget_closed_loops()
+        import asyncio
+
         entry = self._apools.get(asyncio.get_running_loop())
         if entry is not None:
             await entry[1].aclose()
@@ -133,6 +139,11 @@ class Pools:
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
+    # No loop runs where asyncio was never imported; a sync command need not pay for it.
+    if "asyncio" not in sys.modules:
+        return None
+    import asyncio
+
     try:
         return asyncio.get_running_loop()
     except RuntimeError:
