@@ -39,6 +39,7 @@ from qwen_cli.redact import mask_headers, scrub_body
 if TYPE_CHECKING:
     import httpx
 
+    from qwen_cli.batch.remote import Batches
     from qwen_cli.resources import Chat, Completions, Models
     from qwen_cli.uploads import Files
 
@@ -150,6 +151,13 @@ class Qwen:
         from qwen_cli.uploads import Files
 
         return Files(self)
+
+    @functools.cached_property
+    def batches(self) -> Batches:
+        """DashScope's Batch API: submit a file of requests, follow it, read its results."""
+        from qwen_cli.batch.remote import Batches
+
+        return Batches(self)
 
     # ------------------------------------------------------------------ building (shared)
 

@@ -63,6 +63,8 @@ ORIGIN_TEMPORARY_UPLOAD = "temporary upload"  # DashScope's upload policy (oss:/
 ORIGIN_OBJECT_STORAGE = "object storage"  # the POST of a DashScope temporary upload
 ORIGIN_QWEN_WEB = "chat.qwen.ai"
 ORIGIN_QWEN_WEB_STORAGE = "chat.qwen.ai's object storage"  # the PUT of an image for chat.qwen.ai
+ORIGIN_BATCH = "batch"  # a request about one batch of the Batch API (by its id)
+ORIGIN_BATCH_API = "Batch API"
 
 
 class QwenAPIError(Exception):

@@ -147,6 +147,10 @@ def _by_origin(err: e.QwenAPIError, origin: str) -> str | None:
         )
     if isinstance(err, e.NotFoundError) and origin == e.ORIGIN_FILE:
         return "run `qwen upload --list` to see the ids of your uploaded files"
+    if isinstance(err, e.NotFoundError) and origin == e.ORIGIN_BATCH:
+        return "run `qwen batch list` to see your batches' ids (the service keeps them 30 days)"
+    if isinstance(err, e.NotFoundError) and origin == e.ORIGIN_BATCH_API:
+        return "this server has no Batch API: run the requests from here instead with `qwen batch run`"
     if isinstance(err, e.NotFoundError) and origin in (e.ORIGIN_FILES_API, e.ORIGIN_TEMPORARY_UPLOAD):
         return f"this server has no {origin}; it is a DashScope feature (--region cn)"
     return None

@@ -63,7 +63,7 @@ class DashScope:
     default_region: ClassVar[str | None] = DEFAULT_REGION
     default_model: ClassVar[str] = DEFAULT_MODEL
     capabilities: ClassVar[Capabilities] = Capabilities(
-        model_list="server", files_api=True, temporary_upload=True, search_sources=False, batch=False
+        model_list="server", files_api=True, temporary_upload=True, search_sources=False, batch=True
     )
     login_hint: ClassVar[str] = "run `qwen auth login` or set DASHSCOPE_API_KEY"
     login_help: ClassVar[str | None] = None  # the key is one line from the Model Studio console

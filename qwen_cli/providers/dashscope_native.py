@@ -45,7 +45,7 @@ class DashScopeNative(DashScope):
     name: ClassVar[str] = "dashscope-native"
     account: ClassVar[str] = "dashscope"  # its keys, regions and model list are DashScope's
     capabilities: ClassVar[Capabilities] = Capabilities(
-        model_list="server", files_api=True, temporary_upload=True, search_sources=True, batch=False
+        model_list="server", files_api=True, temporary_upload=True, search_sources=True, batch=True
     )
     end_marker_required = True  # no [DONE]: a finish_reason ends the answer; a cut before is not one
 

@@ -1,0 +1,229 @@
+"""The input of ``qwen batch submit``: read, checked against the Batch API's limits, split.
+
+Limits [DOC-EN, dashscope-more.md (c)1]: one model and one thinking mode a file, at most
+``MAX_REQUESTS`` requests and ``MAX_FILE_BYTES`` a file, at most ``MAX_LINE_BYTES`` a line,
+``custom_id`` unique. Over the count or size a file becomes several (each its own batch); a line
+over its limit is refused with the limit named. Everything is checked before anything is sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qwen_cli.errors import UsageError
+
+MAX_REQUESTS = 50_000
+MAX_FILE_BYTES = 500 * 1000 * 1000
+MAX_LINE_BYTES = 6 * 1000 * 1000
+CHAT_URL = "/v1/chat/completions"
+EMBEDDINGS_URL = "/v1/embeddings"
+TEST_URL = "/v1/chat/ds-test"
+TEST_MODEL = "batch-test-model"
+WINDOW_HOURS = (24, 336)
+MAX_NAME = 100
+MAX_DESCRIPTION = 200
+_SHOWN = 5  # problems named in one message
+
+Item = tuple[str, dict[str, Any]]  # (custom_id, body)
+Warn = Callable[[str], None]
+
+
+def load_for_submit(path: str | Path, *, strict: bool = False, warn: Warn | None = None) -> list[Item]:
+    """The requests of a Batch-API JSONL file: ``{"custom_id", "body"}`` lines, with or without
+    ``method`` and ``url``. A line that is not one is named by its number and left out (``warn``),
+    or stops everything with ``strict``; duplicate ids and an empty file are refused."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except IsADirectoryError:
+        raise UsageError(f"{p} is a directory", hint="give a JSONL file, one request a line") from None
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read {p}: {(exc.strerror or str(exc)).lower()}", hint="check the path and permissions"
+        ) from None
+    items: list[Item] = []
+    seen: dict[str, int] = {}
+    dups: list[str] = []
+    for n, raw in enumerate(data.split(b"\n"), 1):
+        if not raw.strip():
+            continue
+        problem, item = _line(raw)
+        if item is not None and item[0] in seen:
+            dups.append(f"{item[0]!r} on lines {seen[item[0]]} and {n}")
+            continue
+        if problem is not None or item is None:
+            msg = f"{p}, line {n}: {problem}"
+            if strict:
+                raise UsageError(msg, hint="fix the line, or leave out --strict to skip bad lines")
+            if warn is not None:
+                warn(msg + "; left out")
+            continue
+        seen[item[0]] = n
+        items.append(item)
+    if dups:
+        more = f" (and {len(dups) - _SHOWN} more)" if len(dups) > _SHOWN else ""
+        raise UsageError(
+            f"{p}: duplicate custom_id {'; '.join(dups[:_SHOWN])}{more}",
+            hint="every custom_id must be unique within the file: results are matched by it",
+        )
+    if not items:
+        raise UsageError(
+            f"{p} has no requests",
+            hint='one JSON object a line: {"custom_id": "1", "body": {"messages": [...]}}',
+        )
+    return items
+
+
+def _line(raw: bytes) -> tuple[str | None, Item | None]:
+    try:
+        obj = json.loads(raw)
+    except UnicodeDecodeError:
+        return "not UTF-8", None
+    except ValueError:
+        return "not JSON", None
+    if not isinstance(obj, dict):
+        return "not a JSON object", None
+    cid, body = obj.get("custom_id"), obj.get("body")
+    if isinstance(cid, int) and not isinstance(cid, bool):
+        cid = str(cid)
+    if not isinstance(cid, str) or not cid.strip():
+        return "no custom_id (a non-empty string)", None
+    if not isinstance(body, dict):
+        return "no body (the request, a JSON object)", None
+    if obj.get("method", "POST") != "POST":
+        return f"method {obj.get('method')!r}: the Batch API takes POST only", None
+    url = obj.get("url")
+    if url is not None and url not in (CHAT_URL, EMBEDDINGS_URL, TEST_URL):
+        return f"url {url!r}: the Batch API takes {CHAT_URL}, {EMBEDDINGS_URL} or {TEST_URL}", None
+    if url is not None and url != endpoint_for(str(body.get("model") or "")):
+        return f"url {url} does not fit model {body.get('model')!r}", None
+    return None, (cid, body)
+
+
+def endpoint_for(model: str) -> str:
+    """The Batch API endpoint a model's requests go to."""
+    if model == TEST_MODEL:
+        return TEST_URL
+    if model.startswith("text-embedding"):
+        return EMBEDDINGS_URL
+    return CHAT_URL
+
+
+@dataclass
+class Prepared:
+    """The checked requests as the files to upload: one part for each batch to create."""
+
+    model: str
+    endpoint: str
+    parts: list[list[str]]  # the custom_ids of each part, in input order
+    payloads: list[bytes]  # each part's JSONL
+    sha256: str  # of all parts, so the same input is never submitted twice unnoticed
+
+    @property
+    def count(self) -> int:
+        return sum(len(p) for p in self.parts)
+
+
+def prepare(
+    items: Sequence[Item],
+    *,
+    model: str | None,
+    think: bool | None,
+    max_requests: int | None = None,
+    max_bytes: int | None = None,
+) -> Prepared:
+    """Fill in the model (``-m``, for lines without one) and ``enable_thinking``; check one model
+    and one thinking mode; split at the request and size limits."""
+    max_requests = max_requests or MAX_REQUESTS
+    max_bytes = max_bytes or MAX_FILE_BYTES
+    bodies: list[Item] = []
+    models: dict[str, str] = {}  # model -> first custom_id asking for it
+    modes: dict[object, str] = {}
+    for cid, body in items:
+        b = dict(body)
+        if not b.get("model"):
+            if not model:
+                raise UsageError(f"request {cid!r} names no model", hint="name one with -m MODEL")
+            b["model"] = model
+        if think is not None and "enable_thinking" not in b:
+            b["enable_thinking"] = think
+        models.setdefault(str(b["model"]), cid)
+        modes.setdefault(b.get("enable_thinking"), cid)
+        bodies.append((cid, b))
+    if len(models) > 1:
+        named = ", ".join(f"{m} (first in {c!r})" for m, c in list(models.items())[:_SHOWN])
+        raise UsageError(
+            f"the Batch API takes one model a file; this one asks for {len(models)}: {named}",
+            hint="split the file by model and submit each",
+        )
+    if len(modes) > 1:
+        raise UsageError(
+            "the Batch API takes one thinking mode a file; the requests set enable_thinking differently",
+            hint="give --think or --no-think for the lines without it, or split the file",
+        )
+    the_model = next(iter(models))
+    endpoint = endpoint_for(the_model)
+    parts: list[list[str]] = [[]]
+    payloads: list[list[bytes]] = [[]]
+    size = 0
+    digest = hashlib.sha256()
+    for cid, body in bodies:
+        line = _encode({"custom_id": cid, "method": "POST", "url": endpoint, "body": body})
+        if len(line) > MAX_LINE_BYTES:
+            raise UsageError(
+                f"request {cid!r} is {len(line) / 1e6:.1f} MB: over the Batch API's limit of "
+                f"{MAX_LINE_BYTES // 1_000_000} MB a line",
+                hint="shorten it, or send it with `qwen complete`",
+            )
+        if parts[-1] and (len(parts[-1]) >= max_requests or size + len(line) > max_bytes):
+            parts.append([])
+            payloads.append([])
+            size = 0
+        parts[-1].append(cid)
+        payloads[-1].append(line)
+        size += len(line)
+        digest.update(line)
+    return Prepared(the_model, endpoint, parts, [b"".join(p) for p in payloads], digest.hexdigest())
+
+
+def _encode(obj: dict[str, Any]) -> bytes:
+    return (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+_WINDOW = re.compile(r"^(\d+)([hd])$")
+
+
+def check_window(value: str) -> str:
+    """``--window``: whole hours or days, 24h to 336h (14d)."""
+    m = _WINDOW.match(value.strip().lower())
+    hours = (int(m.group(1)) * (24 if m.group(2) == "d" else 1)) if m else None
+    low, high = WINDOW_HOURS
+    if hours is None or not low <= hours <= high:
+        raise UsageError(
+            f"--window must be {low}h to {high}h (or 1d to {high // 24}d) (got {value})",
+            hint="the time the service may take, e.g. --window 24h or --window 7d",
+        )
+    return f"{m.group(1)}{m.group(2)}" if m else value
+
+
+def metadata(name: str | None, description: str | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value, limit, flag in (
+        ("ds_name", name, MAX_NAME, "--name"),
+        ("ds_description", description, MAX_DESCRIPTION, "--description"),
+    ):
+        if value is None:
+            continue
+        if len(value) > limit:
+            raise UsageError(
+                f"{flag} is {len(value)} characters: the Batch API takes at most {limit}",
+                hint=f"shorten {flag}",
+            )
+        out[key] = value
+    return out
