@@ -33,7 +33,10 @@ def history_db() -> Path:
 
 
 def test_a_local_web_page_reaches_the_prompt_as_text(srv: FakeServerProcess) -> None:
-    page = "<html><head><title>Notes</title><script>evil()</script></head><body><p>Alpha</p><p>Beta</p></body></html>"
+    page = (
+        "<html><head><title>Notes</title><script>evil()</script></head>"
+        "<body><p>Alpha</p><p>Beta</p></body></html>"
+    )
     srv.enqueue({"match": "/page.html", "body": page, "content_type": "text/html; charset=utf-8"})
     p = qwen(srv, "complete", "-f", f"{srv.url}/page.html", "-f", "-", "sum up", stdin=b"from stdin\n")
     assert p.returncode == 0, p.stderr

@@ -54,7 +54,7 @@ def test_files_reach_the_prompt_labelled_longest_first(run_cli, key, tmp_path) -
 @respx.mock
 def test_stdin_as_a_fragment_is_not_also_the_prompt(run_cli, key) -> None:  # noqa: F811
     route = respx.post(CN).mock(return_value=answer("ok"))
-    r = run_cli("complete", "-f", "-", "what is this?", stdin="piped text\n".encode())
+    r = run_cli("complete", "-f", "-", "what is this?", stdin=b"piped text\n")
     assert r.code == 0, r.err
     assert sent(route)["messages"] == [
         {"role": "user", "content": '<fragment source="stdin">\npiped text\n</fragment>\n\nwhat is this?'}
