@@ -181,3 +181,25 @@ def test_no_log_stores_nothing(run_cli, key, isolated_env) -> None:  # noqa: F81
         names = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
         assert "fragments" not in names
         db.close()
+
+
+@respx.mock
+def test_chat_sends_fragments_with_the_first_message_only(run_cli, key) -> None:  # noqa: F811
+    Path("f.txt").write_text("context\n")
+    route = respx.post(CN).mock(side_effect=lambda req: answer("ok"))
+    r = run_cli("chat", "-f", "f.txt", "--no-cache-control", stdin=b"hello\nagain\n")
+    assert r.code == 0, r.err
+    assert "fragment f.txt (8 bytes) goes with your first message" in r.err
+    block = '<fragment source="f.txt">\ncontext\n</fragment>\n\n'
+    first = json.loads(route.calls[0].request.content)["messages"]
+    second = json.loads(route.calls[1].request.content)["messages"]
+    assert first == [{"role": "user", "content": block + "hello"}]
+    assert [m["content"] for m in second] == [block + "hello", "ok", "again"]
+
+
+@respx.mock
+def test_chat_refuses_stdin_as_a_fragment(run_cli, key) -> None:  # noqa: F811
+    route = respx.post(CN).mock(return_value=answer("never"))
+    r = run_cli("chat", "-f", "-", stdin=b"hello\n")
+    assert r.code == 2 and "-f - cannot read stdin here" in r.err and "hint: " in r.err
+    assert not route.called

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from qwen_cli.errors import UsageError
+
 if TYPE_CHECKING:
     from qwen_cli.engine.session import Session
 
@@ -27,11 +29,18 @@ def reads_stdin(specs: list[str] | None) -> bool:
     return "-" in (specs or ())
 
 
-def add_fragments(session: Session, specs: list[str] | None) -> None:
-    """Read each ``-f`` now (before anything is sent) for the session's next message."""
+def add_fragments(session: Session, specs: list[str] | None, *, stdin_free: bool = True) -> None:
+    """Read each ``-f`` now (before anything is sent) for the session's next message.
+    ``stdin_free``: false in a chat, whose stdin is the conversation."""
     if not specs:
         return
     from qwen_cli import fragments
+
+    if not stdin_free and reads_stdin(specs):
+        raise UsageError(
+            "-f - cannot read stdin here: it is the conversation",
+            hint='pipe it to qwen complete instead: ... | qwen complete -f - "..."',
+        )
     from qwen_cli.cli.options import stdin_text
 
     session.fragments = fragments.ordered(fragments.load_all(specs, read_stdin=stdin_text))
