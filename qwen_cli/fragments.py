@@ -27,7 +27,13 @@ __all__ = ["MAX_BYTES", "Fragment", "compose", "load", "load_all"]
 def load(spec: str, *, read_stdin: Callable[[], str]) -> Fragment:
     """The fragment ``-f spec`` names: ``-`` (stdin), an http(s) URL, or a file."""
     if spec == "-":
-        return Fragment("stdin", read_stdin())
+        text = read_stdin()
+        if len(text) > MAX_BYTES:
+            raise UsageError(
+                f"-f -: stdin holds more than the {MAX_BYTES:,} bytes a fragment may be",
+                hint="give the part that matters (head, sed -n, grep ...)",
+            )
+        return Fragment("stdin", text)
     if spec.lower().startswith(("http://", "https://")):
         return _url(spec)
     return _file(spec)
@@ -43,15 +49,17 @@ def load_all(specs: Sequence[str], *, read_stdin: Callable[[], str]) -> list[Fra
 def _file(spec: str) -> Fragment:
     path = Path(spec).expanduser()
     try:
-        size = path.stat().st_size
         if path.is_dir():
             raise UsageError(f"-f {spec}: is a directory", hint="give a file, or one -f per file")
-        if size > MAX_BYTES:
+        with path.open("rb") as f:  # read no more than the limit: <(cmd) and FIFOs have no size
+            data = f.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            known = path.stat().st_size  # 0 for a pipe: only "over" is known
+            size = f"{known:,}" if known >= len(data) else f"over {MAX_BYTES:,}"
             raise UsageError(
-                f"-f {spec}: the file is {size:,} bytes, more than the {MAX_BYTES:,} a fragment may be",
+                f"-f {spec}: the file is {size} bytes, more than the {MAX_BYTES:,} a fragment may be",
                 hint="give the part that matters (head, sed -n, grep ... | qwen complete -f - ...)",
             )
-        data = path.read_bytes()
     except FileNotFoundError:
         raise UsageError(f"-f {spec}: no such file", hint="check the path; -f - reads stdin") from None
     except PermissionError:

@@ -141,7 +141,7 @@ def test_shell_runs_the_command_only_after_e(srv: FakeServerProcess, tmp_path: P
     assert command in screen
     assert choices() == [("execute", command, 0)]
     body = srv.requests()[-1]["json"]
-    assert "one shell command for bash on Linux" in body["messages"][0]["content"]
+    assert "one shell command for bash on " in body["messages"][0]["content"]
 
 
 @needs_tmux

@@ -78,7 +78,9 @@ def test_fragments_alone_are_a_prompt(run_cli, key) -> None:  # noqa: F811
         ("dir", ["-f", "d", "q"], "-f d: is a directory", "one -f per file"),
         ("bin", ["-f", "x.bin", "q"], "-f x.bin: not a text file", "-a FILE"),
         ("latin1", ["-f", "l.txt", "q"], "-f l.txt: not UTF-8 text", "iconv"),
-        ("big", ["-f", "big.txt", "q"], "-f big.txt: the file is 1,000,001 bytes", "the part that matters"),
+        ("big", ["-f", "big.txt", "q"], "-f big.txt: the file is 1,000,001 bytes, more", "the part that"),
+        ("fifo", ["-f", "fifo", "q"], "-f fifo: the file is over 1,000,000 bytes, more", "the part that"),
+        ("stdin", ["-f", "-", "q"], "-f -: stdin holds more than the 1,000,000 bytes", "the part that"),
         (None, ["-f", "-", "-f", "-", "q"], "-f - was given twice", "give -f - once"),
         (None, ["-f", "-", "-"], "-f - and the prompt - both read stdin", "as an argument"),
         (None, ["-f", "ftp://x/y", "q"], "-f ftp://x/y: no such file", "check the path"),
@@ -96,7 +98,21 @@ def test_bad_fragments_are_one_error_and_a_hint(run_cli, key, setup, args, messa
         Path("l.txt").write_bytes("caf\xe9".encode("latin-1"))
     elif setup == "big":
         Path("big.txt").write_bytes(b"a" * (fragments.MAX_BYTES + 1))
-    r = run_cli("complete", *args, stdin=b"in")
+    if setup == "fifo":  # a pipe has no size: read up to the limit, then refused
+        import os
+        import threading
+
+        os.mkfifo("fifo")
+
+        def feed() -> None:
+            with open("fifo", "wb") as w:
+                try:
+                    w.write(b"b" * (fragments.MAX_BYTES + 10))
+                except BrokenPipeError:
+                    pass
+
+        threading.Thread(target=feed, daemon=True).start()
+    r = run_cli("complete", *args, stdin=b"x" * (fragments.MAX_BYTES + 1) if setup == "stdin" else b"in")
     assert r.code == 2, r.err
     lines = r.err.splitlines()
     assert len(lines) == 2 and lines[0].startswith("qwen: error: ") and message in lines[0], r.err
