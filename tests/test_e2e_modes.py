@@ -100,7 +100,7 @@ class Pane:
         )
         return r.stdout
 
-    def wait_for(self, needle: str, count: int = 1, timeout: float = 30) -> str:
+    def wait_for(self, needle: str, count: int = 1, timeout: float = 90) -> str:
         deadline = time.monotonic() + timeout
         while (text := self.text()).count(needle) < count:
             assert time.monotonic() < deadline, text[-2000:]
