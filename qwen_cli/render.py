@@ -601,3 +601,17 @@ def print_footer(line: str, *, err: TextIO, color: bool, width: int | None = Non
 def print_notice(text: str, *, err: TextIO, color: bool, style: str = "yellow") -> None:
     """A one-line warning on stderr; ``text`` is never read as markup."""
     _print_line(text, err=err, color=color, style=style)
+
+
+def print_code(code: str, *, out: TextIO, lexer: str, color: bool) -> None:
+    """Code for the eye (``--code``, ``--shell`` on a terminal): highlighted when ``color``, its
+    control characters made visible either way; ``lexer`` is a Pygments name (unknown: plain)."""
+    code = visible(code.rstrip("\n"))
+    if not color:
+        out.write(code + "\n")
+        out.flush()
+        return
+    from rich.syntax import Syntax
+
+    syntax = Syntax(code, lexer or "text", theme="monokai", background_color="default", word_wrap=True)
+    _console(out, terminal=True, color=True).print(syntax)

@@ -47,6 +47,8 @@ def to_markdown(conv: Conversation, messages: Sequence[Message]) -> str:
         out += [f"## {who}", ""]
         for a in m.attachments:
             out += [f"*attached: {a.path} ({a.mime_type}, {a.size:,} bytes)*", ""]
+        for f in m.fragments:
+            out += [f"*fragment: {f.source} ({f.size:,} bytes)*", ""]
         if m.content:
             out += [m.content.rstrip("\n"), ""]
         for call in m.tool_calls or ():
@@ -102,6 +104,8 @@ def message_data(m: Message) -> dict[str, Any]:
         d["tool_call_id"] = m.tool_call_id
     if m.sources:
         d["sources"] = m.sources
+    if m.fragments:
+        d["fragments"] = [{"source": f.source, "size": f.size, "sha256": f.sha256} for f in m.fragments]
     if m.role == "assistant":
         d.update(
             model=m.model,

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from qwen_cli.config import Settings
     from qwen_cli.engine.events import ToolCall, Trimmed
     from qwen_cli.engine.reply import Reply
+    from qwen_cli.render import Renderer
     from qwen_cli.types import AnswerResult, ChatRequest, Message, Usage
 
 __all__ = ["Output", "build_request", "client_for", "run", "settings_for", "show"]
@@ -164,23 +165,28 @@ def run(client: Qwen, req: ChatRequest, out: Output) -> AnswerResult:
     return show(Reply(client, req), out)
 
 
-def show(reply: Reply, out: Output, *, in_chat: bool = False) -> AnswerResult:
+def show(
+    reply: Reply, out: Output, *, in_chat: bool = False, renderer: Renderer | None = None
+) -> AnswerResult:
     """Draw ``reply`` as it arrives, then the footer; the engine's display for a terminal or a pipe.
 
     Ctrl-C while connecting propagates (nothing arrived); after that it keeps the partial.
-    ``in_chat``: a cut answer's hint names ``/continue``.
+    ``in_chat``: a cut answer's hint names ``/continue``. ``renderer``: draws the answer instead
+    of the live Markdown or plain one (``--code``, ``--shell``: held until the end).
     """
     with no_tty_echo(out.terminal):
-        return _show(reply, out, in_chat)
+        return _show(reply, out, in_chat, renderer)
 
 
-def _show(reply: Reply, out: Output, in_chat: bool) -> AnswerResult:
+def _show(reply: Reply, out: Output, in_chat: bool, renderer: Renderer | None = None) -> AnswerResult:
     from qwen_cli import render
     from qwen_cli.engine import events as ev
     from qwen_cli.types import cut_note
 
     show = not out.json
-    r = render.make_renderer(out=sys.stdout, err=sys.stderr, terminal=out.terminal, color=out.color_err)
+    r = renderer or render.make_renderer(
+        out=sys.stdout, err=sys.stderr, terminal=out.terminal, color=out.color_err
+    )
     interrupted = output_closed = False
     calls: list[ToolCall] = []  # shown once the live answer is done, so they never tear it
     spin = _spinner(out)  # until something visible arrives; erased before anything is drawn

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from qwen_cli.cli import conv_options as co
+from qwen_cli.cli import fragment_options as fo
 from qwen_cli.cli import options as o
 from qwen_cli.errors import EXIT_INTERRUPTED, QwenAPIError, UsageError
 
@@ -96,6 +97,7 @@ def chat(
     timeout: o.Timeout = None,
     connect_timeout: o.ConnectTimeout = None,
     max_retries: o.MaxRetries = None,
+    fragment: fo.FragmentOpt = None,
     debug: o.Debug = False,
 ) -> None:
     """Talk with a model. Every conversation is kept; -c picks up the last one.
@@ -140,6 +142,13 @@ def chat(
         attach_all(session, attach)  # checked before the first prompt; they go with the first message
         for att in session.pending:
             notice(f"attached {att.describe()} to your first message", color=out.color_err, style="dim")
+        fo.add_fragments(session, fragment, stdin_free=False)  # read now; sent before the first message
+        for f in session.fragments:
+            notice(
+                f"fragment {f.source} ({f.size:,} bytes) goes with your first message",
+                color=out.color_err,
+                style="dim",
+            )
 
         def send(text: str) -> None:
             try:

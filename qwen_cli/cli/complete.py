@@ -8,14 +8,21 @@ from typing import Annotated, Optional
 import typer
 
 from qwen_cli.cli import conv_options as co
+from qwen_cli.cli import fragment_options as fo
+from qwen_cli.cli import mode_options as mo
 from qwen_cli.cli import options as o
 from qwen_cli.errors import EXIT_INTERRUPTED, AuthenticationError, UsageError
 
 
-def read_prompt(prompt: str | None) -> str:
-    """The prompt from the argument and/or stdin, as the help text describes."""
+def read_prompt(prompt: str | None, *, stdin: bool = True, required: bool = True) -> str:
+    """The prompt from the argument and/or stdin, as the help text describes (``stdin``: false
+    when stdin is taken by ``-f -``; ``required``: false when fragments say enough)."""
     stdin_text = None
-    if prompt == "-" or not sys.stdin.isatty():
+    if not stdin and prompt == "-":
+        raise UsageError(
+            "-f - and the prompt - both read stdin", hint='give the question as an argument: -f - "..."'
+        )
+    if stdin and (prompt == "-" or not sys.stdin.isatty()):
         stdin_text = o.stdin_text()
     if prompt == "-":
         text = stdin_text or ""
@@ -25,7 +32,7 @@ def read_prompt(prompt: str | None) -> str:
         text = prompt
     else:
         text = stdin_text or ""
-    if not text.strip():
+    if not text.strip() and required:
         raise UsageError(
             "no prompt: nothing was given",
             hint='pass it as an argument (qwen complete "...") or pipe it on stdin (... | qwen complete -)',
@@ -67,6 +74,10 @@ def complete(
     timeout: o.Timeout = None,
     connect_timeout: o.ConnectTimeout = None,
     max_retries: o.MaxRetries = None,
+    fragment: fo.FragmentOpt = None,
+    shell: mo.ShellFlag = False,
+    code: mo.CodeFlag = False,
+    extract: mo.ExtractFlag = False,
     debug: o.Debug = False,
 ) -> None:
     """Ask one question and stream the answer.
@@ -89,19 +100,32 @@ def complete(
       qwen complete -a photo.png "what is in this picture?"
 
       qwen complete -o top_k=20 -o thinking_budget=2048 --think "why?"
+
+      qwen complete -f notes.md -f https://example.com/page "compare them"
+
+      qwen complete --shell "find files over 100 MB here"
+
+      qwen complete --code "a bash loop over *.png" > loop.sh
     """
     from qwen_cli.cli import answer
     from qwen_cli.cli.chat_session import attach_all, open_log
 
     ask = o.Ask(**{k: v for k, v in locals().items() if k in o.Ask.__dataclass_fields__})
-    text = read_prompt(prompt)
+    mode = mo.Mode.of(shell=shell, code=code, extract=extract, json=json)
+    ask.system = mode.system(ask.system)
+    text = read_prompt(prompt, stdin=not fo.reads_stdin(fragment), required=not fragment)
     settings = answer.settings_for(ask)
     client = answer.client_for(settings)
     out = answer.Output.detect(ask, settings)
     try:
         with open_log(client, settings, ask, out, continue_=continue_, log=not no_log) as session, client:
             attach_all(session, attach)
+            fo.add_fragments(session, fragment)
+            if mode.name is not None:
+                session.display = mo.display(mode, out)
             result = session.send(text)  # raises the turn's error once it is stored
+            if mode.name == "shell" and mo.interactive() and not result.interrupted:
+                mo.menu(session, result)
     except AuthenticationError as err:  # a key from another region is told so, as by `auth status`
         from qwen_cli.cli import keycheck
 

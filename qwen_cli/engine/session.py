@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from qwen_cli.conversation import Turn
     from qwen_cli.engine.files import InlineBudget
     from qwen_cli.store import Attachment, Conversation, Exchange, Message, NewMessage, Store
+    from qwen_cli.store.fragments import Fragment
     from qwen_cli.types import AnswerResult
     from qwen_cli.types import Message as WireMessage
 
@@ -131,6 +132,7 @@ class Prepared:
     new: WireMessage
     spec: ModelSpec  # the model's facts, looked up once for the turn
     files: bool = False  # the conversation carries files: headers and fileid:// may apply
+    fragments: list[Fragment] = dataclasses.field(default_factory=list)  # -f, sent before the text
 
 
 class Session:
@@ -165,6 +167,7 @@ class Session:
         self._warned: set[str] = set()  # models already warned about (once each)
         self.files = ChatFiles(client, settings, view)
         self._memory_ids = 0
+        self.fragments: list[Fragment] = []  # -f texts for the next message, in the order sent
         self.refused: str | None = None  # the model the server just refused, the turn it did
         if conversation is not None and store is not None:
             self.exchanges = store.exchanges(conversation.id)
@@ -220,17 +223,19 @@ class Session:
 
         spec = catalog.lookup(self.model)
         thinking_note(spec, self.turn_sampling())  # a budget the model cannot use: nothing written
+        frags, sent_text = list(self.fragments), with_fragments(text, self.fragments)
         if not self._with_files():
             from qwen_cli.types import Message as Wire
 
-            return Prepared(text, [], self._context(spec, None), Wire(role="user", content=text), spec)
+            new = Wire(role="user", content=sent_text)
+            return Prepared(text, [], self._context(spec, None), new, spec, fragments=frags)
         from qwen_cli.store import Attachment
 
         sent = self.files.upload(self.model)
         atts = [Attachment.of(s.record()) for s in sent]
         budget = self.files.budget(sent)
-        new = self.files.wire(text, atts, spec, budget, fresh=sent)
-        return Prepared(text, atts, self._context(spec, budget), new, spec, files=True)
+        new = self.files.wire(sent_text, atts, spec, budget, fresh=sent)
+        return Prepared(text, atts, self._context(spec, budget), new, spec, files=True, fragments=frags)
 
     def commit(self, turn: Prepared) -> AnswerResult:
         """Write the user message (with its attachments' references), then ask and answer."""
@@ -239,8 +244,10 @@ class Session:
         msg = NewMessage(
             "user", turn.text, model=self.model, options=self.options(), attachments=turn.attachments
         )
+        msg.fragments = turn.fragments
         user = self._save(msg)
         self.pending.clear()
+        self.fragments = []
         ex = Exchange(user)
         self.exchanges.append(ex)
         return self._answer(ex, turn)
@@ -258,12 +265,12 @@ class Session:
         thinking_note(spec, self.turn_sampling())
         if has_files(self.exchanges):
             budget = self.files.budget()
-            new = self.files.wire(ex.user.content, ex.user.attachments, spec, budget)
+            new = self.files.wire(sent_text(ex.user), ex.user.attachments, spec, budget)
             turn = Prepared(ex.user.content, [], self._context(spec, budget, ex), new, spec, files=True)
         else:
             from qwen_cli.types import Message as Wire
 
-            new = Wire(role="user", content=ex.user.content)
+            new = Wire(role="user", content=sent_text(ex.user))
             turn = Prepared(ex.user.content, [], self._context(spec, None, ex), new, spec)
         self._drop(*ex.steps, *([ex.answer] if ex.answer else []))
         ex.steps, ex.answer = [], None
@@ -369,9 +376,9 @@ class Session:
         if budget is None or not ex.user.attachments:
             from qwen_cli.types import Message as Wire
 
-            user = Wire(role="user", content=ex.user.content)
+            user = Wire(role="user", content=sent_text(ex.user))
         else:
-            user = self.files.wire(ex.user.content, ex.user.attachments, spec, budget)
+            user = self.files.wire(sent_text(ex.user), ex.user.attachments, spec, budget)
         return Turn(
             user=user,
             answer=a.content,
@@ -402,6 +409,20 @@ class Session:
     def _drop(self, *msgs: Message) -> None:
         if self.log and self.store is not None:
             self.store.drop(*(m.id for m in msgs))
+
+
+def with_fragments(text: str, fragments: Sequence[Fragment]) -> str:
+    """The user message as sent: the fragments (``-f``) first, then ``text``."""
+    if not fragments:
+        return text
+    from qwen_cli.fragments import compose
+
+    return compose(text, fragments)
+
+
+def sent_text(msg: Message) -> str:
+    """A stored user message as it was sent, its fragments' texts built again from the store."""
+    return with_fragments(msg.content, msg.fragments)
 
 
 def _scrubbed(err: QwenAPIError | None) -> str | None:

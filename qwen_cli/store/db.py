@@ -358,6 +358,10 @@ class Store:
                 from qwen_cli.store import sources
 
                 sources.write(db, mid, msg.sources)
+            if msg.fragments:
+                from qwen_cli.store import fragments
+
+                fragments.write(db, mid, msg.fragments)
             for a in msg.attachments:
                 a.message_id, a.id, a.created_at = mid, self._attach(db, conv_id, mid, a, now), now
             sets = "updated_at = ?" + (", model = ?" if msg.model else "")
@@ -392,11 +396,13 @@ class Store:
         )
         msgs = [message_from(r) for r in rows]
         by_id = {m.id: m for m in msgs}
-        from qwen_cli.store import sources
+        from qwen_cli.store import fragments, sources
 
         try:
             for mid, found in sources.read(self.db, [m.id for m in msgs if m.role == "assistant"]).items():
                 by_id[mid].sources = found
+            for mid, texts in fragments.read(self.db, [m.id for m in msgs if m.role == "user"]).items():
+                by_id[mid].fragments = texts
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
         for a in self.attachments(conv_id):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pydantic is loaded when a record is read or written, not with the store
+    from qwen_cli.store.fragments import Fragment
     from qwen_cli.types import AnswerResult, ToolCall, Usage
 
 TITLE_LENGTH = 60
@@ -96,6 +97,7 @@ class NewMessage:
     tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
     sources: list[dict[str, Any]] | None = None  # web-search sources (store/sources.py)
+    fragments: list[Fragment] = field(default_factory=list)  # -f texts, sent first (store/fragments.py)
 
     @classmethod
     def of_result(
