@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "auth": ("qwen_cli.cli.auth", "app", True),
     "models": ("qwen_cli.cli.models", "app", True),
     "translate": ("qwen_cli.cli.translate", "translate", False),
+    "batch": ("qwen_cli.cli.batch", "app", True),
 }
 # The one-line help `qwen --help` shows for each; tests/test_cli_app.py keeps it in step with
 # the commands' own docstrings.
@@ -38,6 +39,7 @@ SUMMARIES: dict[str, str] = {
     "auth": "Log in, check the key in use, log out.",
     "models": "List the models your key can use: limits, capabilities, prices.",
     "translate": "Translate a text or a document with Qwen-MT.",
+    "batch": "Run many prompts from a file: plan, run locally, resume.",
 }
 
 
