@@ -69,7 +69,7 @@ def test_submit_uploads_the_requests_and_prints_the_batch_id(run_cli, fake, tmp_
     assert r.code == 0, r.err
     (bid,) = r.out.split()
     assert bid in fake.batches
-    assert "line 4: not JSON; left out" in r.err
+    assert "in.jsonl:4: not JSON" in r.err and "(left out)" in r.err
     (lines,) = uploaded_lines(fake)
     assert [x["custom_id"] for x in lines] == ["r1", "r2", "r3"]
     assert all(x["url"] == "/v1/chat/completions" and x["method"] == "POST" for x in lines)
@@ -109,18 +109,18 @@ def test_over_the_limits_the_file_becomes_several_batches(run_cli, fake, tmp_pat
 @pytest.mark.parametrize(
     ("lines", "expected"),
     [
-        ([], "has no requests"),
+        ([], "is empty: no requests"),
+        (['{"custom_id":"a","body":{"model":"qwen-plus"}}'], "no request can be sent"),  # no messages
         (
             [
-                '{"custom_id":"a","body":{"model":"qwen-plus"}}',
-                '{"custom_id":"a","body":{"model":"qwen-plus"}}',
+                '{"custom_id":"a","url":"/v1/embeddings","body":{"messages":[{"role":"user","content":"x"}]}}',
             ],
-            "duplicate custom_id 'a' on lines 1 and 2",
+            "no request can be sent",
         ),
         (
             [
-                '{"custom_id":"a","body":{"model":"qwen-plus"}}',
-                '{"custom_id":"b","body":{"model":"qwen-max"}}',
+                '{"custom_id":"a","body":{"model":"qwen-plus","messages":[{"role":"user","content":"x"}]}}',
+                '{"custom_id":"b","body":{"model":"qwen-max","messages":[{"role":"user","content":"x"}]}}',
             ],
             "one model a file",
         ),
@@ -138,7 +138,7 @@ def test_bad_input_is_refused_before_anything_is_sent(run_cli, fake, tmp_path, l
 def test_strict_stops_at_a_bad_line(run_cli, fake, tmp_path):
     src = write_input(tmp_path / "in.jsonl", 2, model="qwen-plus", extra=["[1]"])
     r = run_cli(*b(fake, "batch", "submit", str(src), "--strict"))
-    assert r.code == 2 and "line 3: not a JSON object" in r.err and fake.requests == []
+    assert r.code == 2 and "in.jsonl:3: a JSON list, not a request" in r.err and fake.requests == []
 
 
 def test_a_line_over_the_line_limit_is_refused_naming_it(run_cli, fake, tmp_path, monkeypatch):
@@ -147,7 +147,13 @@ def test_a_line_over_the_line_limit_is_refused_naming_it(run_cli, fake, tmp_path
     monkeypatch.setattr(submit, "MAX_LINE_BYTES", 100)
     src = tmp_path / "in.jsonl"
     src.write_text(
-        json.dumps({"custom_id": "big", "body": {"model": "qwen-plus", "x": "y" * 200}}), encoding="utf-8"
+        json.dumps(
+            {
+                "custom_id": "big",
+                "body": {"model": "qwen-plus", "messages": [{"role": "user", "content": "y" * 200}]},
+            }
+        ),
+        encoding="utf-8",
     )
     r = run_cli(*b(fake, "batch", "submit", str(src)))
     assert r.code == 2 and "'big'" in r.err and "limit" in r.err and fake.requests == []

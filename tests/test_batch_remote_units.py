@@ -99,13 +99,6 @@ def test_window(given, kept):
     assert submit.check_window(given) == kept
 
 
-def test_load_rejects_a_url_for_another_endpoint(tmp_path):
-    p = tmp_path / "in.jsonl"
-    p.write_text(json.dumps({"custom_id": "a", "url": "/v1/embeddings", "body": {"model": "qwen-plus"}}))
-    with pytest.raises(UsageError, match="line 1: url /v1/embeddings does not fit"):
-        submit.load_for_submit(p, strict=True)
-
-
 def test_parse_batch_is_tolerant():
     b = remote.parse_batch(
         {

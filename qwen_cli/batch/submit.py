@@ -13,7 +13,6 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from qwen_cli.errors import UsageError
@@ -32,78 +31,6 @@ _SHOWN = 5  # problems named in one message
 
 Item = tuple[str, dict[str, Any]]  # (custom_id, body)
 Warn = Callable[[str], None]
-
-
-def load_for_submit(path: str | Path, *, strict: bool = False, warn: Warn | None = None) -> list[Item]:
-    """The requests of a Batch-API JSONL file: ``{"custom_id", "body"}`` lines, with or without
-    ``method`` and ``url``. A line that is not one is named by its number and left out (``warn``),
-    or stops everything with ``strict``; duplicate ids and an empty file are refused."""
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except IsADirectoryError:
-        raise UsageError(f"{p} is a directory", hint="give a JSONL file, one request a line") from None
-    except OSError as exc:
-        raise UsageError(
-            f"cannot read {p}: {(exc.strerror or str(exc)).lower()}", hint="check the path and permissions"
-        ) from None
-    items: list[Item] = []
-    seen: dict[str, int] = {}
-    dups: list[str] = []
-    for n, raw in enumerate(data.split(b"\n"), 1):
-        if not raw.strip():
-            continue
-        problem, item = _line(raw)
-        if item is not None and item[0] in seen:
-            dups.append(f"{item[0]!r} on lines {seen[item[0]]} and {n}")
-            continue
-        if problem is not None or item is None:
-            msg = f"{p}, line {n}: {problem}"
-            if strict:
-                raise UsageError(msg, hint="fix the line, or leave out --strict to skip bad lines")
-            if warn is not None:
-                warn(msg + "; left out")
-            continue
-        seen[item[0]] = n
-        items.append(item)
-    if dups:
-        more = f" (and {len(dups) - _SHOWN} more)" if len(dups) > _SHOWN else ""
-        raise UsageError(
-            f"{p}: duplicate custom_id {'; '.join(dups[:_SHOWN])}{more}",
-            hint="every custom_id must be unique within the file: results are matched by it",
-        )
-    if not items:
-        raise UsageError(
-            f"{p} has no requests",
-            hint='one JSON object a line: {"custom_id": "1", "body": {"messages": [...]}}',
-        )
-    return items
-
-
-def _line(raw: bytes) -> tuple[str | None, Item | None]:
-    try:
-        obj = json.loads(raw)
-    except UnicodeDecodeError:
-        return "not UTF-8", None
-    except ValueError:
-        return "not JSON", None
-    if not isinstance(obj, dict):
-        return "not a JSON object", None
-    cid, body = obj.get("custom_id"), obj.get("body")
-    if isinstance(cid, int) and not isinstance(cid, bool):
-        cid = str(cid)
-    if not isinstance(cid, str) or not cid.strip():
-        return "no custom_id (a non-empty string)", None
-    if not isinstance(body, dict):
-        return "no body (the request, a JSON object)", None
-    if obj.get("method", "POST") != "POST":
-        return f"method {obj.get('method')!r}: the Batch API takes POST only", None
-    url = obj.get("url")
-    if url is not None and url not in (CHAT_URL, EMBEDDINGS_URL, TEST_URL):
-        return f"url {url!r}: the Batch API takes {CHAT_URL}, {EMBEDDINGS_URL} or {TEST_URL}", None
-    if url is not None and url != endpoint_for(str(body.get("model") or "")):
-        return f"url {url} does not fit model {body.get('model')!r}", None
-    return None, (cid, body)
 
 
 def endpoint_for(model: str) -> str:

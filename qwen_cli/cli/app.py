@@ -39,7 +39,7 @@ SUMMARIES: dict[str, str] = {
     "auth": "Log in, check the key in use, log out.",
     "models": "List the models your key can use: limits, capabilities, prices.",
     "translate": "Translate a text or a document with Qwen-MT.",
-    "batch": "Send many requests at once.",
+    "batch": "Run many prompts from a file: locally, or on DashScope's Batch API.",
 }
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from qwen_cli.cli import batch_inputs as bi
 from qwen_cli.cli import options as o
 from qwen_cli.errors import EXIT_INTERRUPTED, QwenAPIError, UsageError
 from qwen_cli.safetext import shown
@@ -144,10 +145,13 @@ def _remembered(batch_id: str, status: str) -> None:
 
 
 def submit(
-    file: Annotated[
-        str, typer.Argument(metavar="FILE", help='JSONL, one request a line: {"custom_id", "body"}.')
-    ],
+    file: bi.File = None,
+    files: bi.Files = None,
+    fmt: bi.Format = None,
+    prompt_column: bi.PromptColumn = None,
+    id_column: bi.IdColumn = None,
     model: o.Model = None,
+    system: o.System = None,
     think: o.Think = None,
     window: Window = "24h",
     name: Name = None,
@@ -167,10 +171,12 @@ def submit(
 ) -> None:
     """Submit a file of requests to DashScope's Batch API (half price, done within --window).
 
-    Each line is {"custom_id": "1", "body": {"messages": [...]}} (method and url may be
-    given too). Lines without a model get -m's; -m, --think/--no-think fill in what a line
-    does not say. One model a file; over 50,000 requests or 500 MB the file is split into
-    several batches. Prints each batch's id; the batch is remembered here, for fetch.
+    The input is read as `qwen batch run` reads it: JSONL ({"custom_id", "body"} as the
+    Batch API takes it, {"id", "prompt", "system", ...} or a bare "string"), CSV with
+    --prompt-column, or --files DIR. -m, -s and --think/--no-think fill in what a line does
+    not say (thinking is always sent, off unless --think). One model a file; over 50,000
+    requests or 500 MB the file is split into several batches. Prints each batch's id; the
+    batch is remembered here, for fetch.
 
     Examples:
 
@@ -184,8 +190,9 @@ def submit(
     ask = _ask(**locals())
     window = sub.check_window(window)
     meta = sub.metadata(name, description)
-    items = sub.load_for_submit(file, strict=strict, warn=_warn)
     s, client = _open(ask)
+    found = bi.read_inputs(ask, s, file, files, fmt, prompt_column, id_column, strict)
+    items = [(it.custom_id, it.body) for it in found.items]
     prep = sub.prepare(items, model=s.model, think=think)
     before = jobs.submitted_before(prep.sha256, client.base_url)
     if before and not force:
@@ -194,8 +201,9 @@ def submit(
             f"this input was already submitted as {b.id} ({b.status} when last seen)",
             hint=f"follow it with `qwen batch wait {b.id}`, or give --force to submit (and pay) again",
         )
-    path = os.path.abspath(file)
-    stem = os.path.splitext(os.path.basename(file))[0] or "batch"
+    source = str(file if file is not None else files)
+    path = os.path.abspath(source)
+    stem = os.path.splitext(os.path.basename(source.rstrip("/")))[0] or "batch"
     n = len(prep.parts)
     if n > 1:
         _note(ask, f"{prep.count} requests: over the Batch API's limits for one file, so {n} batches")
