@@ -562,3 +562,17 @@ def print_footer(line: str, *, err: TextIO, color: bool) -> None:
 def print_notice(text: str, *, err: TextIO, color: bool, style: str = "yellow") -> None:
     """A one-line warning on stderr; ``text`` is never read as markup."""
     _print_line(text, err=err, color=color, style=style)
+
+
+def print_json(text: str, *, out: TextIO, color: bool) -> None:
+    """A JSON document (as ``json.dumps`` wrote it) on a terminal, highlighted; whatever it
+    holds is escaped first, so it stays the same data and never drives the terminal."""
+    from rich.highlighter import JSONHighlighter
+    from rich.text import Text
+
+    from qwen_cli.safetext import visible_json
+
+    doc = Text(visible_json(text))
+    if color:
+        JSONHighlighter().highlight(doc)
+    _console(out, terminal=True, color=color).print(doc, crop=False, soft_wrap=True)

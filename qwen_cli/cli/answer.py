@@ -39,6 +39,7 @@ class Output:
     json: bool = False
     quiet: bool = False
     price_region: str | None = None  # price the footer for this region; None: unpriced server
+    held: bool = False  # the answer is not drawn: --schema checks it, then prints the JSON itself
 
     @classmethod
     def detect(cls, ask: Ask, settings: Settings | None = None) -> Output:
@@ -179,7 +180,7 @@ def _show(reply: Reply, out: Output, in_chat: bool) -> AnswerResult:
     from qwen_cli.engine import events as ev
     from qwen_cli.types import cut_note
 
-    show = not out.json
+    show = not (out.json or out.held)
     r = render.make_renderer(out=sys.stdout, err=sys.stderr, terminal=out.terminal, color=out.color_err)
     interrupted = output_closed = False
     calls: list[ToolCall] = []  # shown once the live answer is done, so they never tear it
@@ -229,7 +230,7 @@ def _show(reply: Reply, out: Output, in_chat: bool) -> AnswerResult:
         _tool_calls(calls, out)
     if ans.output_closed:
         _silence_stdout()
-    elif out.json and not ans.interrupted:
+    elif out.json and not out.held and not ans.interrupted:
         sys.stdout.write(shown(json.dumps(ans.as_json(), ensure_ascii=False) + "\n", sys.stdout, json=True))
         sys.stdout.flush()
     if ans.interrupted:

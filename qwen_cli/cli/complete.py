@@ -9,6 +9,7 @@ import typer
 
 from qwen_cli.cli import conv_options as co
 from qwen_cli.cli import options as o
+from qwen_cli.cli import schema_options as so
 from qwen_cli.errors import EXIT_INTERRUPTED, AuthenticationError, UsageError
 
 
@@ -67,6 +68,8 @@ def complete(
     timeout: o.Timeout = None,
     connect_timeout: o.ConnectTimeout = None,
     max_retries: o.MaxRetries = None,
+    schema: so.Schema = None,
+    schema_multi: so.SchemaMulti = None,
     debug: o.Debug = False,
 ) -> None:
     """Ask one question and stream the answer.
@@ -89,11 +92,14 @@ def complete(
       qwen complete -a photo.png "what is in this picture?"
 
       qwen complete -o top_k=20 -o thinking_budget=2048 --think "why?"
+
+      cat invoice.txt | qwen complete - --schema 'number, total float, items list[str]'
     """
     from qwen_cli.cli import answer
     from qwen_cli.cli.chat_session import attach_all, open_log
 
     ask = o.Ask(**{k: v for k, v in locals().items() if k in o.Ask.__dataclass_fields__})
+    shape = so.shape_of(schema, schema_multi, ask)  # a bad schema: refused before anything is read
     text = read_prompt(prompt)
     settings = answer.settings_for(ask)
     client = answer.client_for(settings)
@@ -101,7 +107,8 @@ def complete(
     try:
         with open_log(client, settings, ask, out, continue_=continue_, log=not no_log) as session, client:
             attach_all(session, attach)
-            result = session.send(text)  # raises the turn's error once it is stored
+            # raises the turn's error once it is stored
+            result = so.run(session, text, shape) if shape else session.send(text)
     except AuthenticationError as err:  # a key from another region is told so, as by `auth status`
         from qwen_cli.cli import keycheck
 
