@@ -122,7 +122,9 @@ def _looks_like_file(text: str) -> bool:
     p = Path(text).expanduser()
     if p.exists():
         return True
-    return "\n" not in text and "," not in text and (text.endswith(".json") or "/" in text or "\\" in text)
+    if "\n" in text or "," in text:
+        return False
+    return text.endswith(".json") or (("/" in text or "\\" in text) and not re.search(r"\s", text))
 
 
 def _json(text: str, what: str) -> dict[str, Any]:
