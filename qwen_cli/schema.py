@@ -67,11 +67,6 @@ class Shape:
     multi: bool = False
     given: str = field(default="", compare=False)  # as the user wrote it (shown by /schema)
 
-    @property
-    def stored(self) -> dict[str, Any]:
-        """What the stored message's options keep under ``schema``."""
-        return self.schema
-
 
 @dataclass(frozen=True)
 class Violation:

@@ -19,10 +19,12 @@ import typer
 from qwen_cli.cli.options import OUTPUT
 
 if TYPE_CHECKING:
+    from qwen_cli.cli.answer import Output
     from qwen_cli.cli.chat_session import ChatSession
     from qwen_cli.cli.options import Ask
+    from qwen_cli.client import Qwen
     from qwen_cli.schema import Shape
-    from qwen_cli.types import AnswerResult
+    from qwen_cli.types import AnswerResult, Message
 
 Schema = Annotated[
     Optional[str],
@@ -89,6 +91,73 @@ def run(session: ChatSession, text: str, shape: Shape) -> AnswerResult:
     return done.answer
 
 
+def run_messages(
+    client: Qwen,
+    ask: Ask,
+    messages: list[Message],
+    headers: dict[str, str],
+    *,
+    model: str,
+    out: Output,
+    shape: Shape,
+) -> AnswerResult:
+    """A structured answer outside a conversation (``qwen upload --ask``): the same request
+    and rule as a turn (:mod:`qwen_cli.engine.structured`), nothing stored. ``messages`` are
+    built with :func:`system` as their system prompt."""
+    from qwen_cli import catalog
+    from qwen_cli.cli.answer import run as shown_run
+    from qwen_cli.cli.report import notice
+    from qwen_cli.engine.request import build_request
+    from qwen_cli.engine.structured import checked, sampling_for
+    from qwen_cli.schema import SchemaMismatchError
+    from qwen_cli.types import Message as Wire
+
+    spec = catalog.lookup(model)
+    color = out.color_err
+
+    def note(line: str) -> None:
+        notice(line, color=color, style="dim")
+
+    sampling = sampling_for(ask.sampling(), shape, spec, note)
+    held = dataclasses.replace(out, held=True)
+
+    def send(more: list[Message]) -> AnswerResult:
+        req = build_request(client, spec, [*messages, *more], sampling)
+        req.headers.update(headers)
+        result = shown_run(client, req, held)
+        if result.error is not None:
+            raise result.error
+        return result
+
+    first = send([])
+    again = [Wire(role="assistant", content=first.content)]
+    try:
+        done = checked(
+            shape,
+            first,
+            lambda text: send([*again, Wire(role="user", content=text)]),
+            note=note,
+            model=spec.id,
+            kept=False,
+        )
+    except SchemaMismatchError as err:
+        _raw(err.raw, color)
+        raise
+    if not done.answer.interrupted:
+        print_data(done.data, terminal=out.terminal, color=color)
+    return done.answer
+
+
+def system(given: str | None, shape: Shape | None, model: str) -> str | None:
+    """The system prompt to send: the user's own, plus the schema where the model needs it there."""
+    if shape is None:
+        return given
+    from qwen_cli import catalog
+    from qwen_cli.engine.structured import system_for
+
+    return system_for(given, shape, catalog.lookup(model))
+
+
 def print_data(data: object, *, terminal: bool, color: bool) -> None:
     """The document on stdout: indented and highlighted on a terminal, one line in a pipe."""
     from qwen_cli.safetext import shown
@@ -128,17 +197,23 @@ def set_active(session: ChatSession, shape: Shape | None) -> None:
         _ACTIVE[session] = shape
 
 
+def send(session: ChatSession, text: str) -> AnswerResult | None:
+    """A chat turn under its schema, if one is set (else None: the caller sends as usual)."""
+    shape = active(session)
+    return run(session, text, shape) if shape is not None else None
+
+
 def slash(session: ChatSession, arg: str) -> None:
     """``/schema FILE|INLINE`` sets the schema of the next turns, ``/schema -`` drops it,
     ``/schema`` alone shows it."""
-    from qwen_cli.cli.chat_session import write_out
+    from qwen_cli.cli.chat_commands import write_info
     from qwen_cli.cli.report import notice
     from qwen_cli.schema import dumps, parse
 
     color = session.out.color_err
     current = active(session)
     if not arg:
-        write_out(dumps(current.schema, pretty=True) if current else "no schema: answers are free text")
+        write_info(dumps(current.schema, pretty=True) if current else "no schema: answers are free text")
         return
     if arg == "-":
         set_active(session, None)

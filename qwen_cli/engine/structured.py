@@ -70,30 +70,45 @@ def ask(session: Session, text: str, shape: Shape, *, note: Note = lambda _: Non
     An interrupted answer is returned as it is (``data`` None), never repaired.
     """
     from qwen_cli import catalog
-    from qwen_cli.schema import SchemaMismatchError, check, repair_text
 
     spec = catalog.lookup(session.model)
     with asked(session, shape, spec, note):
-        first = session.send(text)
-        if first.interrupted:
-            return Structured(None, first)
-        data, problems = check(first.content, shape.schema)
-        if not problems:
-            return Structured(data, first)
-        note(f"the answer does not match the schema ({problems[0]}): asking {spec.id} to correct it, once")
-        second = session.send(repair_text(first.content, problems))
-        if second.interrupted:
-            return Structured(None, second, repaired=True)
-        data, problems = check(second.content, shape.schema)
-        if not problems:
-            return Structured(data, second, repaired=True)
+        return checked(shape, session.send(text), session.send, note=note, model=spec.id)
+
+
+def checked(
+    shape: Shape,
+    first: AnswerResult,
+    again: Callable[[str], AnswerResult],
+    *,
+    note: Note,
+    model: str,
+    kept: bool = True,
+) -> Structured:
+    """The rule, once: ``first`` checked; if invalid, ``again`` asked the repair message (the
+    violations and the answer) on the same model and its answer checked; still invalid: raise.
+    ``kept``: the answers are in the history (said in the hint)."""
+    from qwen_cli.schema import SchemaMismatchError, check, repair_text
+
+    if first.interrupted:
+        return Structured(None, first)
+    data, problems = check(first.content, shape.schema)
+    if not problems:
+        return Structured(data, first)
+    note(f"the answer does not match the schema ({problems[0]}): asking {model} to correct it, once")
+    second = again(repair_text(first.content, problems))
+    if second.interrupted:
+        return Structured(None, second, repaired=True)
+    data, problems = check(second.content, shape.schema)
+    if not problems:
+        return Structured(data, second, repaired=True)
+    where = "above and kept in the history (qwen history show)" if kept else "above"
     raise SchemaMismatchError(
         f"the answer does not match the schema, even after one correction: {_first(problems)}",
         path=problems[0].path,
         raw=second.content,
         request_id=second.request_id,
-        hint="the raw answer is above and kept in the history (qwen history show); "
-        "a simpler schema or a stronger model (-m) may help",
+        hint=f"the raw answer is {where}; a simpler schema or a stronger model (-m) may help",
     )
 
 
@@ -102,30 +117,43 @@ def _first(problems: list[Violation]) -> str:
     return str(problems[0]) + (f" (and {more} more)" if more else "")
 
 
+def sampling_for(base: Sampling, shape: Shape, spec: ModelSpec, note: Note) -> SchemaSampling:
+    """``base`` with the schema asked for and, for a model that can think, thinking off (with a
+    note when it would have thought: by default, or asked with --think / a budget)."""
+    from qwen_cli.schema import response_format
+
+    fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(Sampling)}
+    if spec.thinking:
+        if base.think or base.thinking_budget or (spec.thinking_default and base.think is None):
+            note(f"note: structured output is asked with thinking off ({spec.id} does not think for it)")
+        fields.update(think=False, thinking_budget=None)
+    return SchemaSampling(**fields, response_format=response_format(shape, spec), schema=shape.schema)
+
+
+def system_for(system: str | None, shape: Shape, spec: ModelSpec) -> str | None:
+    """The system prompt of a structured turn: the user's own, plus the schema where the model
+    takes it in the prompt (``json_object``)."""
+    from qwen_cli.schema import system_text
+
+    instruction = system_text(shape, spec)
+    if instruction is None:
+        return system
+    return f"{system}\n\n{instruction}" if system else instruction
+
+
 @contextlib.contextmanager
 def asked(session: Session, shape: Shape, spec: ModelSpec, note: Note) -> Iterator[None]:
     """The session set up for structured turns, then put back as it was (the stored system
     prompt included: the schema instruction belongs to these turns only)."""
-    from qwen_cli.schema import response_format, system_text
-
     saved = (session.sampling, session.think, session.think_budget, session.system)
-    base = {f.name: getattr(session.sampling, f.name) for f in dataclasses.fields(Sampling)}
-    if spec.thinking:
-        if session.think or session.think_budget or (spec.thinking_default and session.think is None):
-            note(f"note: structured output is asked with thinking off ({spec.id} does not think for it)")
-        session.think, session.think_budget = False, None
-        base.update(think=False, thinking_budget=None)
-    session.sampling = SchemaSampling(
-        **base, response_format=response_format(shape, spec), schema=shape.stored
-    )
-    instruction = system_text(shape, spec)
-    if instruction is not None:
-        session.system = f"{saved[3]}\n\n{instruction}" if saved[3] else instruction
+    session.sampling = sampling_for(session.turn_sampling(), shape, spec, note)
+    session.think, session.think_budget = session.sampling.think, session.sampling.thinking_budget
+    session.system = system_for(saved[3], shape, spec)
     try:
         yield
     finally:
         session.sampling, session.think, session.think_budget, session.system = saved
         conv = session.conversation
-        if instruction is not None and conv is not None and conv.system != saved[3]:
+        if conv is not None and conv.system != saved[3]:
             session.set_system(saved[3])  # a conversation started by this turn keeps the user's own
             conv.system = saved[3]
