@@ -246,3 +246,28 @@ def test_installed_qwen_in_a_pipe(tmp_path: Path) -> None:
         sent = [r["json"] for r in fake.requests() if r["path"].endswith("/chat/completions")]
         assert [b["response_format"] for b in sent] == [{"type": "json_object"}] * 2
         assert sent[1]["messages"][-1]["content"].startswith("Your answer does not match")
+
+
+def test_history_export_data(run_cli, srv: FakeServer) -> None:
+    srv.enqueue(
+        says('{"name": "A", "age": 1}'),
+        says('{"name": "B", "age": "two"}'),  # invalid, then repaired
+        says('```json\n{"name": "B", "age": 2}\n```'),
+        says("nope"),  # invalid twice: nothing to export
+        says("still nope"),
+    )
+    assert run_cli("complete", "--schema", "name, age int", "a").code == 0
+    assert run_cli("complete", "plain text", "-q").code == 0
+    assert run_cli("complete", "--schema", "name, age int", "b").code == 0
+    assert run_cli("complete", "--schema", "name, age int", "c").code == 1
+    r = run_cli("history", "export", "--data")
+    assert r.code == 0, r.err
+    assert r.out == '{"name":"A","age":1}\n{"name":"B","age":2}\n'
+    from tests.chatkit import store
+
+    with store() as s:
+        second = sorted(s.recent(None), key=lambda c: c.created_at)[2]
+    one = run_cli("history", "export", second.id[:8], "--data")
+    assert (one.code, one.out) == (0, '{"name":"B","age":2}\n')
+    missing = run_cli("history", "export")
+    assert missing.code == 2 and missing.err.startswith("qwen: error: which conversation? give its ID")

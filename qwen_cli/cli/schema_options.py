@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from qwen_cli.cli.options import Ask
     from qwen_cli.client import Qwen
     from qwen_cli.schema import Shape
+    from qwen_cli.store import Store
     from qwen_cli.types import AnswerResult, Message
 
 Schema = Annotated[
@@ -223,3 +224,28 @@ def slash(session: ChatSession, arg: str) -> None:
     set_active(session, shape)
     fields = ", ".join(shape.schema.get("properties", {})) or "see /schema"
     notice(f"answers must now match the schema ({fields}); /schema - drops it", color=color, style="dim")
+
+
+# --------------------------------------------------------------------------- qwen history export --data
+
+
+def data_lines(store: Store, conversation: str | None) -> str:
+    """``history export --data``: each structured answer (a turn asked with --schema or /schema)
+    that matches its schema, as one JSON line, oldest first; of one conversation, or of all.
+    An answer that stayed invalid is left out (``history show`` has it, raw)."""
+    from qwen_cli.schema import check, dumps
+
+    if conversation is not None:
+        convs = [store.get(store.resolve(conversation))]
+    else:
+        convs = sorted(store.recent(None), key=lambda c: c.created_at)
+    out: list[str] = []
+    for conv in convs:
+        for msg in store.messages(conv.id):
+            shape = msg.options.get("schema") if msg.role == "assistant" else None
+            if not isinstance(shape, dict) or not msg.content:
+                continue
+            data, problems = check(msg.content, shape)
+            if not problems:
+                out.append(dumps(data, pretty=False) + "\n")
+    return "".join(out)
