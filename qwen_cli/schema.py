@@ -251,7 +251,11 @@ def extract(text: str) -> Any:
             return json.loads(c)
         except ValueError as exc:
             first = first or exc
-    raise ValueError(f"no JSON document in the answer ({first})" if text.strip() else "the answer is empty")
+    if not text.strip():
+        raise ValueError("the answer is empty")
+    if len(candidates) == 1 and not text.lstrip().startswith(("{", "[")):
+        raise ValueError("the answer is not JSON")
+    raise ValueError(f"the answer's JSON does not parse: {first}")
 
 
 def check(text: str, schema: dict[str, Any]) -> tuple[Any, list[Violation]]:

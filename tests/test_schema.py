@@ -163,7 +163,9 @@ def test_check_reports_each_violation_with_its_path() -> None:
 def test_check_without_json() -> None:
     _, problems = schema.check("I cannot do that.", {"type": "object"})
     assert len(problems) == 1 and problems[0].path == "$"
-    assert problems[0].message.startswith("no JSON document in the answer")
+    assert problems[0].message == "the answer is not JSON"
+    _, problems = schema.check('{"a": 1,}', {"type": "object"})
+    assert problems[0].message.startswith("the answer's JSON does not parse: Expecting property name")
     _, problems = schema.check("", {"type": "object"})
     assert problems[0].message == "the answer is empty"
 

@@ -114,7 +114,7 @@ def test_invalid_twice_exits_1_with_the_path_and_the_raw_answer(run_cli, srv: Fa
     error = next(i for i, line in enumerate(lines) if line.startswith("qwen: error:"))
     assert lines[error].startswith(
         "qwen: error: the answer does not match the schema, even after one correction: "
-        "$: no JSON document in the answer (Expecting value: line 1 column 1 (char 0)) (request id "
+        "$: the answer is not JSON (request id "
     )
     assert lines[error + 1].startswith("hint: the raw answer is above and kept in the history")
     assert "the model's last answer (not valid against the schema):" in r.err
@@ -271,3 +271,28 @@ def test_history_export_data(run_cli, srv: FakeServer) -> None:
     assert (one.code, one.out) == (0, '{"name":"B","age":2}\n')
     missing = run_cli("history", "export")
     assert missing.code == 2 and missing.err.startswith("qwen: error: which conversation? give its ID")
+
+
+def test_native_protocol_sends_it_inside_parameters(run_cli, srv: FakeServer) -> None:
+    from tests.fakeserver import native_stream_events
+
+    srv.enqueue({"sse": native_stream_events(['{"name": "A", "age": 1}']), "done": False})
+    r = run_cli(
+        "complete",
+        "--provider",
+        "dashscope-native",
+        "-m",
+        "qwen-plus-latest",
+        "--schema",
+        "name, age int",
+        "x",
+    )
+    assert r.code == 0, r.err
+    assert r.out == '{"name":"A","age":1}\n'
+    (body,) = bodies(srv)
+    assert body["parameters"]["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "answer", "strict": True, "schema": NAME_AGE},
+    }
+    assert body["parameters"]["enable_thinking"] is False
+    assert "json_mode" not in body["parameters"]

@@ -150,6 +150,7 @@ def chat(
 
         def prompt() -> str:
             flags = (" +think" if session.think else "") + (" +search" if session.search else "")
+            flags += " +schema" if so.active(session) is not None else ""
             return f"{session.model}{flags}> "
 
         repl = Repl(
