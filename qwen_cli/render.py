@@ -615,3 +615,17 @@ def print_code(code: str, *, out: TextIO, lexer: str, color: bool) -> None:
 
     syntax = Syntax(code, lexer or "text", theme="monokai", background_color="default", word_wrap=True)
     _console(out, terminal=True, color=True).print(syntax)
+
+
+def print_json(text: str, *, out: TextIO, color: bool) -> None:
+    """A JSON document (as ``json.dumps`` wrote it) on a terminal, highlighted; whatever it
+    holds is escaped first, so it stays the same data and never drives the terminal."""
+    from rich.highlighter import JSONHighlighter
+    from rich.text import Text
+
+    from qwen_cli.safetext import visible_json
+
+    doc = Text(visible_json(text))
+    if color:
+        JSONHighlighter().highlight(doc)
+    _console(out, terminal=True, color=color).print(doc, crop=False, soft_wrap=True)

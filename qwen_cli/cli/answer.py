@@ -40,6 +40,7 @@ class Output:
     json: bool = False
     quiet: bool = False
     price_region: str | None = None  # price the footer for this region; None: unpriced server
+    held: bool = False  # the answer is not drawn: --schema checks it, then prints the JSON itself
 
     @classmethod
     def detect(cls, ask: Ask, settings: Settings | None = None) -> Output:
@@ -183,7 +184,7 @@ def _show(reply: Reply, out: Output, in_chat: bool, renderer: Renderer | None = 
     from qwen_cli.engine import events as ev
     from qwen_cli.types import cut_note
 
-    show = not out.json
+    show = not (out.json or out.held)
     r = renderer or render.make_renderer(
         out=sys.stdout, err=sys.stderr, terminal=out.terminal, color=out.color_err
     )
@@ -235,7 +236,7 @@ def _show(reply: Reply, out: Output, in_chat: bool, renderer: Renderer | None = 
         _tool_calls(calls, out)
     if ans.output_closed:
         _silence_stdout()
-    elif out.json and not ans.interrupted:
+    elif out.json and not out.held and not ans.interrupted:
         sys.stdout.write(shown(json.dumps(ans.as_json(), ensure_ascii=False) + "\n", sys.stdout, json=True))
         sys.stdout.flush()
     if ans.interrupted:

@@ -12,6 +12,7 @@ import typer
 from qwen_cli.cli import conv_options as co
 from qwen_cli.cli import fragment_options as fo
 from qwen_cli.cli import options as o
+from qwen_cli.cli import schema_options as so
 from qwen_cli.errors import EXIT_INTERRUPTED, QwenAPIError, UsageError
 
 if TYPE_CHECKING:
@@ -98,6 +99,8 @@ def chat(
     connect_timeout: o.ConnectTimeout = None,
     max_retries: o.MaxRetries = None,
     fragment: fo.FragmentOpt = None,
+    schema: so.Schema = None,
+    schema_multi: so.SchemaMulti = None,
     debug: o.Debug = False,
 ) -> None:
     """Talk with a model. Every conversation is kept; -c picks up the last one.
@@ -129,6 +132,7 @@ def chat(
     from qwen_cli.repl import Repl
 
     ask = o.Ask(**{k: v for k, v in locals().items() if k in o.Ask.__dataclass_fields__})
+    shape = so.shape_of(schema, schema_multi)  # a bad schema: refused before the chat starts
     settings = answer.settings_for(ask)
     store = open_store(needed=continue_ or resume is not None, what="this conversation")
     try:
@@ -138,6 +142,7 @@ def chat(
         session = ChatSession(
             client=client, settings=settings, ask=ask, out=out, store=store, conversation=conv
         )
+        so.set_active(session, shape)  # the answers match it until /schema - drops it
         interactive = sys.stdin.isatty()
         attach_all(session, attach)  # checked before the first prompt; they go with the first message
         for att in session.pending:
@@ -151,6 +156,11 @@ def chat(
             )
 
         def send(text: str) -> None:
+            structured = so.send(session, text)  # --schema, /schema: checked JSON, repaired once
+            if structured is not None:
+                if structured.interrupted and not interactive:
+                    raise typer.Exit(EXIT_INTERRUPTED)
+                return
             try:
                 turn = session.prepare(text)  # uploads: on failure nothing is written or sent
             except QwenAPIError as err:
@@ -169,6 +179,7 @@ def chat(
 
         def prompt() -> str:
             flags = (" +think" if session.think else "") + (" +search" if session.search else "")
+            flags += " +schema" if so.active(session) is not None else ""
             return f"{session.model}{flags}> "
 
         repl = Repl(

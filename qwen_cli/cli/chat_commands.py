@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qwen_cli.cli import schema_options
 from qwen_cli.cli.chat_session import ChatSession, write_out
 from qwen_cli.cli.report import notice
 from qwen_cli.errors import UsageError
@@ -346,6 +347,13 @@ def build(
             "attach an image or a document to your next message (no path: list them; - drops them)",
             attach,
             "PATH",
+            paths=True,
+        ),
+        Command(
+            "/schema",
+            "answer as JSON valid against a schema: a file, inline JSON or 'name, age int' (- drops it)",
+            lambda arg: schema_options.slash(s, arg),
+            "SCHEMA",
             paths=True,
         ),
         Command("/retry", "ask again for the last answer", retry),

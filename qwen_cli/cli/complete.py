@@ -11,6 +11,7 @@ from qwen_cli.cli import conv_options as co
 from qwen_cli.cli import fragment_options as fo
 from qwen_cli.cli import mode_options as mo
 from qwen_cli.cli import options as o
+from qwen_cli.cli import schema_options as so
 from qwen_cli.errors import EXIT_INTERRUPTED, AuthenticationError, UsageError
 
 
@@ -78,6 +79,8 @@ def complete(
     shell: mo.ShellFlag = False,
     code: mo.CodeFlag = False,
     extract: mo.ExtractFlag = False,
+    schema: so.Schema = None,
+    schema_multi: so.SchemaMulti = None,
     debug: o.Debug = False,
 ) -> None:
     """Ask one question and stream the answer.
@@ -106,12 +109,17 @@ def complete(
       qwen complete --shell "find files over 100 MB here"
 
       qwen complete --code "a bash loop over *.png" > loop.sh
+
+      cat invoice.txt | qwen complete - --schema 'number, total float, items list[str]'
     """
     from qwen_cli.cli import answer
     from qwen_cli.cli.chat_session import attach_all, open_log
 
     ask = o.Ask(**{k: v for k, v in locals().items() if k in o.Ask.__dataclass_fields__})
     mode = mo.Mode.of(shell=shell, code=code, extract=extract, json=json)
+    shape = so.shape_of(schema, schema_multi, ask)  # a bad schema: refused before anything is read
+    if shape is not None and mode.name is not None:
+        raise UsageError(f"--schema and --{mode.name} ask for two kinds of answer", hint="give one of them")
     ask.system = mode.system(ask.system)
     text = read_prompt(prompt, stdin=not fo.reads_stdin(fragment), required=not fragment)
     settings = answer.settings_for(ask)
@@ -123,7 +131,8 @@ def complete(
             fo.add_fragments(session, fragment)
             if mode.name is not None:
                 session.display = mo.display(mode, out)
-            result = session.send(text)  # raises the turn's error once it is stored
+            # raises the turn's error once it is stored
+            result = so.run(session, text, shape) if shape else session.send(text)
             if mode.name == "shell" and mo.interactive() and not result.interrupted:
                 mo.menu(session, result)
     except AuthenticationError as err:  # a key from another region is told so, as by `auth status`

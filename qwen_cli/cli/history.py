@@ -234,13 +234,24 @@ def excerpt(text: str, word: str, width: int = 80) -> str:
 
 @app.command()
 def export(
-    conversation: Id,
+    conversation: Annotated[
+        Optional[str],
+        typer.Argument(metavar="ID", help="Conversation id; a unique prefix is enough.", show_default=False),
+    ] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="md (Markdown) or json.")] = "md",
     output: Annotated[
         Optional[str], typer.Option("--output", "-o", metavar="FILE", help="Write here instead of stdout.")
     ] = None,
+    data: Annotated[
+        bool,
+        typer.Option("--data", help="JSON lines of the --schema answers (of ID, or of every conversation)."),
+    ] = False,
 ) -> None:
-    """Print a conversation as Markdown or JSON (every message, usage and timing)."""
+    """Print a conversation as Markdown or JSON (every message, usage and timing).
+
+    --data prints the structured results instead: one JSON line per answer given with
+    --schema or /schema, of conversation ID or of every one kept.
+    """
     from pathlib import Path
 
     from qwen_cli import transcript
@@ -248,10 +259,18 @@ def export(
     fmt = format.lower()
     if fmt not in ("md", "markdown", "json"):
         raise UsageError(f"unknown format {format!r}", hint="use --format md or --format json")
+    if conversation is None and not data:
+        raise UsageError("which conversation? give its ID", hint="`qwen history` lists them")
     with _store() as store:
-        conv = store.get(store.resolve(conversation))
-        msgs = store.messages(conv.id)
-    text = transcript.to_json(conv, msgs) if fmt == "json" else transcript.to_markdown(conv, msgs)
+        if data:
+            from qwen_cli.cli.schema_options import data_lines
+
+            text, fmt = data_lines(store, conversation), "json"
+        else:
+            assert conversation is not None
+            conv = store.get(store.resolve(conversation))
+            msgs = store.messages(conv.id)
+            text = transcript.to_json(conv, msgs) if fmt == "json" else transcript.to_markdown(conv, msgs)
     if output is None:
         from qwen_cli.safetext import shown
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from qwen_cli.cli import options as o
+from qwen_cli.cli import schema_options as so
 from qwen_cli.errors import EXIT_INTERRUPTED, UsageError
 from qwen_cli.safetext import shown
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from qwen_cli.cli.progress import UploadProgress
     from qwen_cli.config import Settings
     from qwen_cli.providers.base import Capabilities
+    from qwen_cli.schema import Shape
     from qwen_cli.types import FileObject
     from qwen_cli.uploads import Files
 
@@ -84,6 +86,8 @@ def upload(
     timeout: o.Timeout = None,
     connect_timeout: o.ConnectTimeout = None,
     max_retries: o.MaxRetries = None,
+    schema: so.Schema = None,
+    schema_multi: so.SchemaMulti = None,
     debug: o.Debug = False,
 ) -> None:
     """Ask about images and documents, or upload them and print their references.
@@ -127,9 +131,12 @@ def upload(
 
     atts = attachments.inspect_all(files)  # every file's problem, not just the first
     question = _question(ask_text) if ask_text is not None else None
+    shape = so.shape_of(schema, schema_multi, ask)
+    if shape is not None and question is None:
+        raise UsageError("--schema shapes an answer: it needs --ask", hint='add --ask "extract ..."')
     if question is not None and not question.strip():
         raise UsageError("the question is empty", hint='give one with --ask "..." or pipe it with --ask -')
-    _run(ask, atts, question, via_oss)
+    _run(ask, atts, question, via_oss, shape)
 
 
 def _question(text: str) -> str:
@@ -172,7 +179,9 @@ def _files_api(settings: Settings) -> Files:
     return answer.client_for(settings).files
 
 
-def _run(ask: o.Ask, atts: list[Attachment], question: str | None, via_oss: bool) -> None:
+def _run(
+    ask: o.Ask, atts: list[Attachment], question: str | None, via_oss: bool, shape: Shape | None = None
+) -> None:
     from qwen_cli import attachments, catalog
     from qwen_cli.cli import answer
     from qwen_cli.cli.progress import UploadProgress
@@ -181,6 +190,11 @@ def _run(ask: o.Ask, atts: list[Attachment], question: str | None, via_oss: bool
     if _capabilities(settings).web_image_upload:  # the site's own upload, not a Files API
         from qwen_cli.cli import upload_web
 
+        if shape is not None:
+            raise UsageError(
+                f"--schema needs response_format, which {settings.provider} does not take",
+                hint="use --provider dashscope",
+            )
         upload_web.run(ask, atts, question, settings)
         return
     _dashscope_only(settings, "qwen upload")
@@ -214,10 +228,13 @@ def _run(ask: o.Ask, atts: list[Attachment], question: str | None, via_oss: bool
         if not ask.quiet:
             for s in sent:
                 _notice_sent(s, out.color_err)
-        messages, headers = attachments.compose(question, sent, system=ask.system)
-        req = answer.build_request(client, ask, settings, messages, model=model)
-        req.headers.update(headers)
-        result = answer.run(client, req, out)
+        messages, headers = attachments.compose(question, sent, system=so.system(ask.system, shape, model))
+        if shape is not None:  # --schema: the checked JSON on stdout, repaired once
+            result = so.run_messages(client, ask, messages, headers, model=model, out=out, shape=shape)
+        else:
+            req = answer.build_request(client, ask, settings, messages, model=model)
+            req.headers.update(headers)
+            result = answer.run(client, req, out)
     if result.error is not None:
         raise result.error
     if result.interrupted:
