@@ -175,11 +175,20 @@ def main() -> None:
         n = args.n // 2
         cmd = batch(n, "kill")
         cmd.remove("--force")
-        p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(startup + random.uniform(0.2, 0.8) * (wall - startup) * n / args.n)
-        os.kill(p.pid, signal.SIGKILL)
-        p.wait()
         out = tmp / "kill.out"
+        for fraction in (random.uniform(0.2, 0.6), 0.1, 0.02):  # the kill must land mid-run
+            out.unlink(missing_ok=True)
+            for f in (tmp / "data").glob("batch/runs/*"):
+                f.unlink()
+            p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(startup + fraction * (wall - startup) * n / args.n)
+            done_first = p.poll() is not None
+            if not done_first:
+                os.kill(p.pid, signal.SIGKILL)
+            p.wait()
+            if not done_first:
+                break
+            reset(url)
         answered = {json.loads(x)["custom_id"] for x in out.read_text().splitlines() if x.endswith("}")}
         before = stats(url)
         run(cmd, env)

@@ -159,6 +159,18 @@ class Qwen:
 
         return Batches(self)
 
+    def lane(self) -> Qwen:
+        """A client like this one (server, key, timeouts, retries) with connection pools of its
+        own. httpx's pool does work in proportion to its connections on every request, so many
+        concurrent requests (``qwen batch run -j 64``) go faster on one lane each."""
+        import copy
+
+        twin = copy.copy(self)
+        for name in [n for n, v in vars(type(self)).items() if isinstance(v, functools.cached_property)]:
+            twin.__dict__.pop(name, None)  # the resources bind to the twin when first used
+        twin._pools = Pools(twin._httpx_timeout)
+        return twin
+
     # ------------------------------------------------------------------ building (shared)
 
     def _httpx_timeout(self) -> httpx.Timeout:

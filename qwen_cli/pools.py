@@ -20,12 +20,14 @@ whatever loop the caller uses them, and never closed here: the caller owns them.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import asyncio
+    import ssl
 
     import httpx
 
@@ -39,6 +41,15 @@ def limits() -> httpx.Limits:
     import httpx
 
     return httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_KEEPALIVE)
+
+
+@functools.cache
+def ssl_context() -> ssl.SSLContext:
+    """One TLS context for every pool of the process (loading the CA bundle costs ~30 ms); it
+    honours SSL_CERT_FILE and SSL_CERT_DIR as httpx's own default does."""
+    import httpx
+
+    return httpx.create_ssl_context()
 
 
 async def _close_at_loop_end(
@@ -81,7 +92,7 @@ class Pools:
         if self._http is None:
             import httpx
 
-            self._http = httpx.Client(timeout=self._new_timeout(), limits=limits())
+            self._http = httpx.Client(timeout=self._new_timeout(), limits=limits(), verify=ssl_context())
         return self._http
 
     def close(self) -> None:
@@ -114,7 +125,7 @@ class Pools:
         import httpx
 
         self._forget_closed_loops()
-        pool = httpx.AsyncClient(timeout=self._new_timeout(), limits=limits())
+        pool = httpx.AsyncClient(timeout=self._new_timeout(), limits=limits(), verify=ssl_context())
         closer = _close_at_loop_end(self, loop, pool)
         self._apools[loop] = (pool, closer)
         await closer.__anext__()  # runs to its `yield` at once, and registers it with the loop

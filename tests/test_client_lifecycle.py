@@ -250,3 +250,22 @@ def test_pools_handed_in_are_the_callers(srv: FakeServerProcess) -> None:
 
 async def _note(calls: list[str], request: Any) -> None:
     calls.append(request.method)
+
+
+def test_a_lane_has_its_own_pools_and_the_same_server(srv: FakeServerProcess) -> None:
+    c = client(srv, max_retries=1, timeout=7.0)
+    assert c.chat.create(ask("main")).content == "echo: main"
+    lane = c.lane()
+    assert (lane.base_url, lane.api_key, lane.max_retries, lane.timeout) == (c.base_url, FAKE_KEY, 1, 7.0)
+    assert lane._pools is not c._pools and lane.chat is not c.chat and lane.chat._client is lane
+
+    async def both() -> list[str]:
+        answers = await asyncio.gather(lane.chat.acreate(ask("a")), c.chat.acreate(ask("b")))
+        pools = (await lane._pools.ahttp(), await c._pools.ahttp())
+        assert pools[0] is not pools[1]  # one pool each: a lane's requests never queue behind c's
+        await lane.aclose()
+        return [a.content for a in answers]
+
+    assert asyncio.run(both()) == ["echo: a", "echo: b"]
+    assert c.chat.create(ask("still")).content == "echo: still"  # closing the lane left c alone
+    c.close()

@@ -183,15 +183,17 @@ class Runner:
         self.counts.currency = got.symbol
         return got.amount
 
-    async def worker(self, queue: asyncio.Queue[tuple[BatchItem, str] | None]) -> None:
+    async def worker(self, queue: asyncio.Queue[tuple[BatchItem, str] | None], client: Qwen) -> None:
         while True:
             entry = await queue.get()
             if entry is None or self.fatal is not None:
                 return
-            await self.one(*entry)
+            await self.one(*entry, client=client)
             self.on_progress(self.counts)
 
-    async def one(self, item: BatchItem, digest: str) -> None:
+    async def one(self, item: BatchItem, digest: str, *, client: Qwen | None = None) -> None:
+        """Answer one request on ``client`` (a worker's own lane; default: the run's client)."""
+        client = client or self.client
         from qwen_cli.conversation import estimate_tokens
         from qwen_cli.types import Usage
 
@@ -210,7 +212,7 @@ class Runner:
                 return
         spec = self.catalog.lookup(str(item.body.get("model") or ""))
         try:
-            req = to_request(self.client, item.body, spec.stream_only)
+            req = to_request(client, item.body, spec.stream_only)
         except ValueError as exc:  # pydantic's ValidationError: a body the client cannot send
             first = str(exc).splitlines()[:3]
             self._write(item.custom_id, digest, FAILED, 0, error_line(item.custom_id, " ".join(first)))
@@ -223,10 +225,10 @@ class Runner:
             await self.pacer.acquire(estimate)
             try:
                 if req.stream:
-                    async with await self.client.chat.astream(req) as s:
+                    async with await client.chat.astream(req) as s:
                         completion = await s.until_done()
                 else:
-                    completion = await self.client.chat.acomplete(req)
+                    completion = await client.chat.acomplete(req)
             except RateLimitError as err:
                 self.pacer.release()
                 c.rate_limited += 1
@@ -243,7 +245,7 @@ class Runner:
                 self.pacer.release()
                 if attempts <= self.job.retries:
                     c.retried += 1
-                    await asyncio.sleep(self.client.jitter(min(0.5 * 2 ** (attempts - 1), 8.0)))
+                    await asyncio.sleep(client.jitter(min(0.5 * 2 ** (attempts - 1), 8.0)))
                     continue
                 failure = err
             except QwenAPIError as err:
@@ -337,11 +339,13 @@ async def _drive(runner: Runner, todo: list[tuple[BatchItem, str]], concurrency:
     workers = max(1, min(concurrency, len(todo)))
     for _ in range(workers):
         queue.put_nowait(None)
+    lanes = [runner.client.lane() for _ in range(workers)]  # a pool each: see Qwen.lane
     try:
-        await asyncio.gather(*(runner.worker(queue) for _ in range(workers)))
+        await asyncio.gather(*(runner.worker(queue, lane) for lane in lanes))
     finally:
-        with contextlib.suppress(Exception):
-            await runner.client.aclose()
+        for c in (*lanes, runner.client):
+            with contextlib.suppress(Exception):
+                await c.aclose()
 
 
 def _repair(output: Path, state: RunState) -> None:
