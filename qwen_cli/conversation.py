@@ -3,8 +3,8 @@
 A turn sends the system prompt, the earlier turns (user message, the tool calls and results
 that led to the answer, the answer text, never the reasoning) and the new message. When that
 would not fit in ``input limit - room for the answer`` tokens (the input limit is the context
-window unless the model accepts less), the oldest turns are left out, never the system prompt or the new message, and :class:`Plan`
-says how many. Messages that must go with every turn (qwen-long's
+window unless the model accepts less), the oldest turns are left out, never the system prompt
+or the new message, and :class:`Plan` says how many. Messages that must go with every turn (qwen-long's
 ``fileid://`` system message) follow the system prompt and are never left out either.
 
 Sizes come from the server where it reported them, from an estimate otherwise:
