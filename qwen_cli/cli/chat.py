@@ -11,6 +11,7 @@ import typer
 
 from qwen_cli.cli import conv_options as co
 from qwen_cli.cli import options as o
+from qwen_cli.cli import tool_options as to
 from qwen_cli.errors import EXIT_INTERRUPTED, QwenAPIError, UsageError
 
 if TYPE_CHECKING:
@@ -76,6 +77,10 @@ def chat(
     timeout: o.Timeout = None,
     connect_timeout: o.ConnectTimeout = None,
     max_retries: o.MaxRetries = None,
+    functions: to.Functions = None,
+    tool: to.Tool = None,
+    yes: to.Yes = False,
+    tool_timeout: to.ToolTimeout = to.DEFAULT_TIMEOUT,
     debug: o.Debug = False,
 ) -> None:
     """Talk with a model. Every conversation is kept; -c picks up the last one.
@@ -113,9 +118,11 @@ def chat(
         conv = pick_conversation(store, continue_, resume) if store is not None else None
         client = answer.client_for(settings)
         out = answer.Output.detect(ask, settings)
+        tools = to.toolbox_for(client, out, functions=functions, tools=tool, yes=yes, timeout=tool_timeout)
         session = ChatSession(
             client=client, settings=settings, ask=ask, out=out, store=store, conversation=conv
         )
+        session.tools = tools
         interactive = sys.stdin.isatty()
         attach_all(session, attach)  # checked before the first prompt; they go with the first message
         for att in session.pending:

@@ -9,6 +9,7 @@ import typer
 
 from qwen_cli.cli import conv_options as co
 from qwen_cli.cli import options as o
+from qwen_cli.cli import tool_options as to
 from qwen_cli.errors import EXIT_INTERRUPTED, AuthenticationError, UsageError
 
 
@@ -67,6 +68,10 @@ def complete(
     timeout: o.Timeout = None,
     connect_timeout: o.ConnectTimeout = None,
     max_retries: o.MaxRetries = None,
+    functions: to.Functions = None,
+    tool: to.Tool = None,
+    yes: to.Yes = False,
+    tool_timeout: to.ToolTimeout = to.DEFAULT_TIMEOUT,
     debug: o.Debug = False,
 ) -> None:
     """Ask one question and stream the answer.
@@ -98,8 +103,10 @@ def complete(
     settings = answer.settings_for(ask)
     client = answer.client_for(settings)
     out = answer.Output.detect(ask, settings)
+    tools = to.toolbox_for(client, out, functions=functions, tools=tool, yes=yes, timeout=tool_timeout)
     try:
         with open_log(client, settings, ask, out, continue_=continue_, log=not no_log) as session, client:
+            session.tools = tools
             attach_all(session, attach)
             result = session.send(text)  # raises the turn's error once it is stored
     except AuthenticationError as err:  # a key from another region is told so, as by `auth status`
