@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 TOOLS = "Tools"
 DEFAULT_TIMEOUT = 30.0
+ARGS_ASKED = 60  # characters of the arguments repeated in the question
 RESULT_SHOWN = 200  # characters of a result shown on stderr (the model gets all of it)
 
 Functions = Annotated[
@@ -125,7 +126,10 @@ class Approver:
                 f"refused the call to {call.name}: without a terminal tools run only with --yes", "yellow"
             )
             return False
-        choice = ask(f"run {call.name}? [y]es / [a]lways for this tool / [n]o ")
+        args = " ".join(call.arguments.split())
+        if len(args) > ARGS_ASKED:
+            args = args[: ARGS_ASKED - 1] + "…"
+        choice = ask(f"run {call.name}({args})? [y]es / [a]lways for this tool / [n]o ")
         if choice == "a":
             self.always.add(call.name)
         return choice in ("y", "a")

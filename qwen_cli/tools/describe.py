@@ -80,9 +80,8 @@ def describe(fn: Callable[..., Any]) -> dict[str, Any]:
             required.append(p.name)
         properties[p.name] = schema
     parameters: dict[str, Any] = {"type": "object", "properties": properties, "required": required}
-    function: dict[str, Any] = {"name": name, "parameters": parameters}
-    if summary:
-        function["description"] = summary
+    function: dict[str, Any] = {"name": name, **({"description": summary} if summary else {})}
+    function["parameters"] = parameters
     return {"type": "function", "function": function}
 
 
