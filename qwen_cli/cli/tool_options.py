@@ -8,7 +8,9 @@ a note. The tools themselves live in :mod:`qwen_cli.tools`.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -145,31 +147,34 @@ def ask(question: str) -> str:
     """One key from the terminal: ``y``, ``a`` or ``n`` (Enter, Esc and Ctrl-D say no)."""
     from qwen_cli.safetext import shown
 
-    sys.stderr.write(shown(question, sys.stderr))
-    sys.stderr.flush()
     words = {"y": "yes", "a": "always", "n": "no"}
-    key = _read_key()
-    while key not in words and key not in ("\r", "\n", "\x1b", "\x04", ""):
-        key = _read_key()
+    with _keys() as read_key:  # keys are read one by one from before the question shows
+        sys.stderr.write(shown(question, sys.stderr))
+        sys.stderr.flush()
+        key = read_key()
+        while key not in words and key not in ("\r", "\n", "\x1b", "\x04", ""):
+            key = read_key()
     choice = key if key in words else "n"
     sys.stderr.write(words[choice] + "\n")
     sys.stderr.flush()
     return choice
 
 
-def _read_key() -> str:
-    """One character from stdin without waiting for Enter (Ctrl-C still interrupts)."""
+@contextlib.contextmanager
+def _keys() -> Iterator[Callable[[], str]]:
+    """Read single characters from stdin without waiting for Enter (Ctrl-C still interrupts)."""
     try:
         import termios
         import tty
     except ImportError:  # not a POSIX terminal: a line will do
-        return (sys.stdin.readline()[:1] or "").lower()
+        yield lambda: (sys.stdin.readline()[:1] or "").lower()
+        return
     import os
 
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
     try:
         tty.setcbreak(fd)
-        return os.read(fd, 8).decode("utf-8", "ignore")[:1].lower()
+        yield lambda: os.read(fd, 8).decode("utf-8", "ignore")[:1].lower()
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)

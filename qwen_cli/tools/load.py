@@ -95,7 +95,7 @@ def select(files: Sequence[str], names: Sequence[str]) -> dict[str, Function]:
 
 
 def unknown_tool(name: str, known: dict[str, Function]) -> UsageError:
-    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
     message = f"there is no tool named {name!r}"
     if close:
         message += f" (did you mean {', '.join(close)}?)"
