@@ -130,16 +130,17 @@ def test_bad_arguments_a_raising_tool_and_an_unknown_tool_become_text_for_the_mo
 
 
 def test_a_slow_tool_is_abandoned_at_the_timeout() -> None:
-    release = threading.Event()
+    release, finished = threading.Event(), threading.Event()
 
     def slow() -> str:
         release.wait(30)
+        finished.set()
         return "late"
 
     out = run.call(slow, "slow", "", timeout=0.2)
-    still_running = not release.is_set()
+    still_running = not finished.is_set()
     release.set()
-    assert still_running  # the answer did not wait for the tool
+    assert still_running  # the call returned without waiting for the tool
     assert out == run.Outcome(
         "error: the tool slow did not finish within 0.2 seconds and was stopped", ok=False
     )
