@@ -314,3 +314,14 @@ def test_a_terminal_asks_before_each_call_yes_always_no(srv: Any, tools_py: str,
         "Rome: sunny for 1 day(s)",
         "Bonn: sunny for 1 day(s)",
     ]
+
+
+def test_a_model_the_catalogue_says_cannot_call_tools_is_warned_about_once(
+    srv: FakeServer, run_cli: Any
+) -> None:
+    res = run_cli("complete", "hi", "-m", "qwen-long", "--tool", "now", "--yes", stdin=b"")
+    assert res.code == 0, res.err
+    assert (
+        res.err.count("warning: qwen-long cannot call tools (by the catalogue): they are offered anyway") == 1
+    )
+    assert bodies(srv)[0]["tools"][0]["function"]["name"] == "now"

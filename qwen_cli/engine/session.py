@@ -311,6 +311,16 @@ class Session:
         if note is not None and spec.id not in self._warned:
             self._warned.add(spec.id)
             before.append(Notice(note))
+        if (
+            self.tools is not None
+            and spec.known
+            and not spec.tools
+            and f"tools:{spec.id}" not in self._warned
+        ):
+            self._warned.add(f"tools:{spec.id}")
+            before.append(
+                Notice(f"warning: {spec.id} cannot call tools (by the catalogue): they are offered anyway")
+            )
         if plan.left_out:
             before.append(
                 Trimmed(spec.id, plan.left_out, plan.tokens, budget, spec.context, spec.input_limit)
