@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -372,3 +373,11 @@ def test_create_takes_functions_and_dicts_alike(fake: FakeServer) -> None:
     with Qwen("sk-test", base_url=fake.base_url, max_retries=0) as client:
         client.chat.create([{"role": "user", "content": "hi"}], tools=[raw, weather])
     assert bodies(fake)[0]["tools"] == [raw, describe(weather)]
+
+
+def test_fetch_reads_only_http_urls_and_reports_failures_as_text(fake: FakeServer) -> None:
+    out = run.call(builtin.fetch, "fetch", '{"url": "file:///etc/passwd"}')
+    assert out.content == "error: the tool fetch raised UsageError: not an http(s) URL: 'file:///etc/passwd'"
+    out = run.call(builtin.fetch, "fetch", json.dumps({"url": fake.base_url + "/models"}))
+    assert out.content.startswith("error: the tool fetch raised") and "401" in out.content
+    assert "authorization" not in {k.lower() for k in fake.requests[-1]["headers"]}  # no key is sent

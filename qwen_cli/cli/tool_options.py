@@ -137,6 +137,8 @@ class Approver:
         return choice in ("y", "a")
 
     def report(self, result: ToolResult) -> None:
+        if self.out.quiet:
+            return
         text = " ".join(result.content.split())
         if len(text) > RESULT_SHOWN:
             text = text[: RESULT_SHOWN - 1] + "…"
