@@ -84,22 +84,18 @@ class Chat:
     ) -> ChatCompletion | ChatStream:
         return self.send(self.request(messages, stream=stream, **kw))
 
-    def run(
-        self, messages: Sequence[MessageLike], *, tools: Sequence[ToolLike], max_rounds: int = 8, **kw: Any
-    ) -> ToolRun:
+    def run(self, messages: Sequence[MessageLike], *, tools: Sequence[ToolLike], **kw: Any) -> ToolRun:
         """Ask, run the functions the model calls, send their results, until it answers
         (at most ``max_rounds`` rounds of calls; ``tool_timeout=`` seconds per call)."""
         from qwen_cli.tools import loop
 
-        return loop.run(self, messages, tools=tools, max_rounds=max_rounds, **kw)
+        return loop.run(self, messages, tools=tools, **kw)
 
-    async def arun(
-        self, messages: Sequence[MessageLike], *, tools: Sequence[ToolLike], max_rounds: int = 8, **kw: Any
-    ) -> ToolRun:
+    async def arun(self, messages: Sequence[MessageLike], *, tools: Sequence[ToolLike], **kw: Any) -> ToolRun:
         """:meth:`run` for an event loop (the calls of one round run concurrently)."""
         from qwen_cli.tools import loop
 
-        return await loop.arun(self, messages, tools=tools, max_rounds=max_rounds, **kw)
+        return await loop.arun(self, messages, tools=tools, **kw)
 
     def send(self, req: ChatRequest) -> ChatCompletion | ChatStream:
         return self.stream(req) if req.stream else self.complete(req)

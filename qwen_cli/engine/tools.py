@@ -19,8 +19,7 @@ if TYPE_CHECKING:
     from qwen_cli.store import Message as Stored
     from qwen_cli.types import ChatRequest, Message, ToolCall
 
-MAX_ROUNDS = 8
-REFUSED = "error: the user did not allow this call; do not call it again unless asked to"
+from qwen_cli.tools.loop import MAX_ROUNDS
 
 Approve = Callable[[ev.ToolCall], bool]
 
@@ -68,7 +67,7 @@ class Toolbox:
         name = call.function.name
         shown = ev.ToolCall(index, call.id or None, name, call.function.arguments)
         if not self.approve(shown):
-            content = REFUSED
+            content = run.REFUSED
         else:
             content = run.call(
                 self.functions.get(name), name, call.function.arguments, timeout=self.timeout

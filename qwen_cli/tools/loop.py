@@ -24,8 +24,7 @@ if TYPE_CHECKING:
     from qwen_cli.resources import Chat, MessageLike
     from qwen_cli.types import ChatCompletion, Message, ToolCall
 
-MAX_ROUNDS = 8
-REFUSED = "error: the user did not allow this call"
+MAX_ROUNDS = 8  # rounds of calls before the model must answer (the command line's too)
 
 Approve = Callable[["ToolCall"], bool]
 
@@ -108,7 +107,7 @@ def run(
         for call in c.result.tool_calls:
             name = call.function.name
             if approve is not None and not approve(call):
-                content = REFUSED
+                content = runner.REFUSED
             else:
                 fn = plan.functions.get(name)
                 content = runner.call(fn, name, call.function.arguments, timeout=tool_timeout).content
@@ -141,7 +140,7 @@ async def arun(
 
         async def one(call: ToolCall) -> str:
             if approve is not None and not approve(call):
-                return REFUSED
+                return runner.REFUSED
             name = call.function.name
             fn = plan.functions.get(name)
             return (await runner.acall(fn, name, call.function.arguments, timeout=tool_timeout)).content

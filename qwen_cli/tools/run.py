@@ -19,6 +19,9 @@ from typing import Any
 
 Function = Callable[..., Any]
 
+# What the model gets for a call the user did not allow.
+REFUSED = "error: the user did not allow this call; do not call it again unless asked to"
+
 
 @dataclass(frozen=True)
 class Outcome:
