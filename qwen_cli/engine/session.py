@@ -311,16 +311,10 @@ class Session:
         if note is not None and spec.id not in self._warned:
             self._warned.add(spec.id)
             before.append(Notice(note))
-        if (
-            self.tools is not None
-            and spec.known
-            and not spec.tools
-            and f"tools:{spec.id}" not in self._warned
-        ):
+        tools_note = self.tools.note(spec) if self.tools is not None else None
+        if tools_note is not None and f"tools:{spec.id}" not in self._warned:
             self._warned.add(f"tools:{spec.id}")
-            before.append(
-                Notice(f"warning: {spec.id} cannot call tools (by the catalogue): they are offered anyway")
-            )
+            before.append(Notice(tools_note))
         if plan.left_out:
             before.append(
                 Trimmed(spec.id, plan.left_out, plan.tokens, budget, spec.context, spec.input_limit)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from qwen_cli.engine import events as ev
 
 if TYPE_CHECKING:
+    from qwen_cli.catalog import ModelSpec
     from qwen_cli.store import Message as Stored
     from qwen_cli.types import ChatRequest, Message, ToolCall
 
@@ -52,6 +53,13 @@ class Toolbox:
     @property
     def names(self) -> list[str]:
         return list(self.functions)
+
+    @staticmethod
+    def note(spec: ModelSpec) -> str | None:
+        """The warning for a model the catalogue knows and says cannot call tools."""
+        if spec.known and not spec.tools:
+            return f"warning: {spec.id} cannot call tools (by the catalogue): they are offered anyway"
+        return None
 
     def offered(self, req: ChatRequest, rounds: int) -> ChatRequest:
         """``req`` with the tools on it; past ``max_rounds`` the model may no longer call them."""
