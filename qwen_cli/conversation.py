@@ -1,10 +1,10 @@
 """The messages of one turn, fitted into what the model accepts. Pure: no I/O.
 
-A turn sends the system prompt, the earlier turns (user message and answer text, never the
-reasoning) and the new message. When that would not fit in ``input limit - room for the
-answer`` tokens (the input limit is the context window unless the model accepts less), the
-oldest turns are left out, never the system prompt or the new message, and :class:`Plan`
-says how many. Messages that must go with every turn (qwen-long's
+A turn sends the system prompt, the earlier turns (user message, the tool calls and results
+that led to the answer, the answer text, never the reasoning) and the new message. When that
+would not fit in ``input limit - room for the answer`` tokens (the input limit is the context
+window unless the model accepts less), the oldest turns are left out, never the system prompt
+or the new message, and :class:`Plan` says how many. Messages that must go with every turn (qwen-long's
 ``fileid://`` system message) follow the system prompt and are never left out either.
 
 Sizes come from the server where it reported them, from an estimate otherwise:
@@ -45,7 +45,8 @@ def estimate_tokens(text: str) -> int:
 
 def message_tokens(m: Message) -> int:
     images = 0 if isinstance(m.content, str) else sum(isinstance(p, ImagePart) for p in m.content)
-    return MESSAGE_OVERHEAD + estimate_tokens(m.text) + IMAGE_TOKENS * images
+    calls = sum(estimate_tokens(c.function.name + c.function.arguments) for c in m.tool_calls or ())
+    return MESSAGE_OVERHEAD + estimate_tokens(m.text) + IMAGE_TOKENS * images + calls
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class Turn:
     prompt_tokens: int | None = None  # the request's prompt as the server counted it
     answer_tokens: int | None = None  # completion tokens without reasoning
     left_out: int | None = None  # earlier turns that request left out
+    steps: tuple[Message, ...] = ()  # tool calls and their results, between the user message and the answer
 
     def answer_message(self) -> Message:
         return Message(role="assistant", content=self.answer)
@@ -67,7 +69,8 @@ class Turn:
         return MESSAGE_OVERHEAD + estimate_tokens(self.answer)
 
     def size(self) -> int:
-        return message_tokens(self.user) + self.answer_size()
+        steps = sum(message_tokens(m) for m in self.steps)
+        return message_tokens(self.user) + steps + self.answer_size()
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,6 @@ def plan(
         tokens, measured = size(start)
     messages = list(head)
     for t in turns[start:]:
-        messages += [t.user, t.answer_message()]
+        messages += [t.user, *t.steps, t.answer_message()]
     messages.append(new)
     return Plan(messages, start, tokens, budget, measured)

@@ -26,17 +26,23 @@ if TYPE_CHECKING:
     import httpx
 
     from qwen_cli.client import Qwen
+    from qwen_cli.tools.describe import ToolLike
+    from qwen_cli.tools.loop import ToolRun
 
 MessageLike = Message | dict[str, Any]
 ModelList = list[ModelInfo]
 
 
-def _messages(messages: Iterable[MessageLike]) -> list[Message]:
+def as_messages(messages: Iterable[MessageLike]) -> list[Message]:
     return [m if isinstance(m, Message) else Message.model_validate(m) for m in messages]
 
 
 class Chat:
-    """``client.chat.create(...)`` and ``await client.chat.acreate(...)``."""
+    """``client.chat.create(...)`` and ``await client.chat.acreate(...)``.
+
+    ``tools=`` takes tool definitions (dicts) and plain Python functions (described from their
+    signature and docstring); ``run``/``arun`` also execute the functions the model calls.
+    """
 
     def __init__(self, client: Qwen) -> None:
         self._client = client
@@ -51,9 +57,13 @@ class Chat:
         **params: Any,
     ) -> ChatRequest:
         """The request for ``messages``; ``model`` defaults to the provider's own default."""
+        if params.get("tools"):
+            from qwen_cli.tools.describe import definitions
+
+            params["tools"] = definitions(params["tools"])
         return ChatRequest(
             model=model or self._client.provider.default_model,
-            messages=_messages(messages),
+            messages=as_messages(messages),
             stream=stream,
             params=ChatParams(**params),
             headers=extra_headers or {},
@@ -73,6 +83,19 @@ class Chat:
         self, messages: Sequence[MessageLike], *, stream: bool = False, **kw: Any
     ) -> ChatCompletion | ChatStream:
         return self.send(self.request(messages, stream=stream, **kw))
+
+    def run(self, messages: Sequence[MessageLike], *, tools: Sequence[ToolLike], **kw: Any) -> ToolRun:
+        """Ask, run the functions the model calls, send their results, until it answers
+        (at most ``max_rounds`` rounds of calls; ``tool_timeout=`` seconds per call)."""
+        from qwen_cli.tools import loop
+
+        return loop.run(self, messages, tools=tools, **kw)
+
+    async def arun(self, messages: Sequence[MessageLike], *, tools: Sequence[ToolLike], **kw: Any) -> ToolRun:
+        """:meth:`run` for an event loop (the calls of one round run concurrently)."""
+        from qwen_cli.tools import loop
+
+        return await loop.arun(self, messages, tools=tools, **kw)
 
     def send(self, req: ChatRequest) -> ChatCompletion | ChatStream:
         return self.stream(req) if req.stream else self.complete(req)

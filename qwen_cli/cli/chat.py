@@ -13,6 +13,7 @@ from qwen_cli.cli import conv_options as co
 from qwen_cli.cli import fragment_options as fo
 from qwen_cli.cli import options as o
 from qwen_cli.cli import schema_options as so
+from qwen_cli.cli import tool_options as to
 from qwen_cli.errors import EXIT_INTERRUPTED, QwenAPIError, UsageError
 
 if TYPE_CHECKING:
@@ -101,6 +102,10 @@ def chat(
     fragment: fo.FragmentOpt = None,
     schema: so.Schema = None,
     schema_multi: so.SchemaMulti = None,
+    functions: to.Functions = None,
+    tool: to.Tool = None,
+    yes: to.Yes = False,
+    tool_timeout: to.ToolTimeout = to.DEFAULT_TIMEOUT,
     debug: o.Debug = False,
 ) -> None:
     """Talk with a model. Every conversation is kept; -c picks up the last one.
@@ -139,10 +144,12 @@ def chat(
         conv = pick_conversation(store, continue_, resume) if store is not None else None
         client = answer.client_for(settings)
         out = answer.Output.detect(ask, settings)
+        tools = to.toolbox_for(client, out, functions=functions, tools=tool, yes=yes, timeout=tool_timeout)
         session = ChatSession(
             client=client, settings=settings, ask=ask, out=out, store=store, conversation=conv
         )
         so.set_active(session, shape)  # the answers match it until /schema - drops it
+        session.tools = tools
         interactive = sys.stdin.isatty()
         attach_all(session, attach)  # checked before the first prompt; they go with the first message
         for att in session.pending:

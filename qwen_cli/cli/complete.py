@@ -12,6 +12,7 @@ from qwen_cli.cli import fragment_options as fo
 from qwen_cli.cli import mode_options as mo
 from qwen_cli.cli import options as o
 from qwen_cli.cli import schema_options as so
+from qwen_cli.cli import tool_options as to
 from qwen_cli.errors import EXIT_INTERRUPTED, AuthenticationError, UsageError
 
 
@@ -81,6 +82,10 @@ def complete(
     extract: mo.ExtractFlag = False,
     schema: so.Schema = None,
     schema_multi: so.SchemaMulti = None,
+    functions: to.Functions = None,
+    tool: to.Tool = None,
+    yes: to.Yes = False,
+    tool_timeout: to.ToolTimeout = to.DEFAULT_TIMEOUT,
     debug: o.Debug = False,
 ) -> None:
     """Ask one question and stream the answer.
@@ -125,8 +130,10 @@ def complete(
     settings = answer.settings_for(ask)
     client = answer.client_for(settings)
     out = answer.Output.detect(ask, settings)
+    tools = to.toolbox_for(client, out, functions=functions, tools=tool, yes=yes, timeout=tool_timeout)
     try:
         with open_log(client, settings, ask, out, continue_=continue_, log=not no_log) as session, client:
+            session.tools = tools
             attach_all(session, attach)
             fo.add_fragments(session, fragment)
             if mode.name is not None:

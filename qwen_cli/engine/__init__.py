@@ -14,7 +14,8 @@ goes unchanged to the store; the CLI draws with one, the default (:func:`drain`)
 
 Modules, one job each: ``events`` (what an answer says while it arrives), ``request`` (sampling
 options, the request a model accepts), ``reply`` (one request sent: events, then the result),
-``files`` (attachments of a chat), ``session`` (a conversation's turns: messages trimmed to the
+``files`` (attachments of a chat), ``tools`` (the tools a session offers, each call approved
+and run), ``session`` (a conversation's turns: messages trimmed to the
 model's input limit, the store).
 """
 

@@ -4,7 +4,7 @@ The engine yields them in order (llm's ``display_stream_events`` shape): a displ
 ``ReasoningText`` and ``AnswerText`` as they come, lists ``Sources``, and may ignore the rest.
 A new kind of answer is a new event here and a new field on the result, not a new code path.
 ``ToolCall`` comes once per call when an answer asked for tools (whole calls, after the text);
-``ToolResult`` is reserved for running them: nothing yields it yet.
+``ToolResult`` is what a call gave, handed to a toolbox's ``report`` (:mod:`qwen_cli.engine.tools`).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class ToolCall:
 
 @dataclass(frozen=True, slots=True)
 class ToolResult:
-    """Reserved: what a tool returned for the call ``call_id``."""
+    """What the call ``call_id`` gave the model: the tool's result, its error or the refusal."""
 
     call_id: str
     content: str

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from qwen_cli.config import Settings
     from qwen_cli.conversation import Turn
     from qwen_cli.engine.files import InlineBudget
+    from qwen_cli.engine.tools import Toolbox
     from qwen_cli.store import Attachment, Conversation, Exchange, Message, NewMessage, Store
     from qwen_cli.store.fragments import Fragment
     from qwen_cli.types import AnswerResult
@@ -153,8 +154,10 @@ class Session:
         view: FileView | None = None,
         display: Display = drain,
         cache: bool = False,
+        tools: Toolbox | None = None,
     ) -> None:
         self.client, self.settings, self.display = client, settings, display
+        self.tools = tools  # offered with every turn; calls run (once approved) until an answer
         self.store, self.source, self.log = store, source, log and store is not None
         self.conversation = conversation
         self.exchanges: list[Exchange] = []
@@ -315,27 +318,41 @@ class Session:
         if note is not None and spec.id not in self._warned:
             self._warned.add(spec.id)
             before.append(Notice(note))
+        tools_note = self.tools.note(spec) if self.tools is not None else None
+        if tools_note is not None and f"tools:{spec.id}" not in self._warned:
+            self._warned.add(f"tools:{spec.id}")
+            before.append(Notice(tools_note))
         if plan.left_out:
             before.append(
                 Trimmed(spec.id, plan.left_out, plan.tokens, budget, spec.context, spec.input_limit)
             )
         cache = self.cache and catalog.explicit_cache(spec.id, self.settings.dashscope_region)
-        req = build_request(self.client, spec, plan.messages, sampling, cache=cache)
-        options = self.options() | ({"cache_control": True} if req.cache_marked else {})
-        if turn.files:
-            from qwen_cli import attachments
+        messages, rounds = plan.messages, 0
+        while True:
+            req = build_request(self.client, spec, messages, sampling, cache=cache)
+            if self.tools is not None:
+                req = self.tools.offered(req, rounds)
+            options = self.options() | ({"cache_control": True} if req.cache_marked else {})
+            if turn.files:
+                from qwen_cli import attachments
 
-            req.headers.update(attachments.headers_for(plan.messages))
-        reply = Reply(self.client, req, before=before)
-        try:
-            ans = self.display(reply)
-        except QwenAPIError as err:  # before the first byte
-            ans = AnswerResult(model=req.model, error=err, request_id=err.request_id)
-        except KeyboardInterrupt:  # while connecting (or while the display ended): keep what came
-            ans = reply.end(interrupted=True)
-        msg = NewMessage.of_result(
-            ans, error=_scrubbed(ans.error), model=self.model, options=options, left_out=plan.left_out
-        )
+                req.headers.update(attachments.headers_for(plan.messages))
+            reply = Reply(self.client, req, before=before)
+            before = []
+            try:
+                ans = self.display(reply)
+            except QwenAPIError as err:  # before the first byte
+                ans = AnswerResult(model=req.model, error=err, request_id=err.request_id)
+            except KeyboardInterrupt:  # while connecting (or while the display ended): keep what came
+                ans = reply.end(interrupted=True)
+            msg = NewMessage.of_result(
+                ans, error=_scrubbed(ans.error), model=self.model, options=options, left_out=plan.left_out
+            )
+            if self._calls_tools(ans, rounds):
+                messages = [*messages, *self._run_tools(ex, msg, ans)]
+                rounds += 1
+                continue
+            break
         with held_interrupts():
             ex.answer = self._save(msg)
             self.refused = None
@@ -344,6 +361,30 @@ class Session:
         if ans.error is not None:
             raise ans.error
         return ans
+
+    def _calls_tools(self, ans: AnswerResult, rounds: int) -> bool:
+        """The answer asks for tools this session runs (and the rounds allowed are not used up)."""
+        t = self.tools
+        complete = ans.error is None and not ans.interrupted
+        return t is not None and complete and bool(ans.tool_calls) and rounds < t.max_rounds
+
+    def _run_tools(self, ex: Exchange, msg: NewMessage, ans: AnswerResult) -> list[WireMessage]:
+        """Store the answer that made the calls as a step, answer each call (asking first), store
+        each result as a step; the messages to send next. Ctrl-C keeps the steps stored so far."""
+        from qwen_cli.engine.tools import step_message
+        from qwen_cli.store import NewMessage
+
+        assert self.tools is not None
+        with held_interrupts():
+            ex.steps.append(self._save(msg))
+        sent = [step_message(ex.steps[-1])]
+        for i, call in enumerate(ans.tool_calls):
+            content = self.tools.answer(i, call)
+            result = NewMessage("tool", content, model=self.model, tool_call_id=call.id)
+            with held_interrupts():
+                ex.steps.append(self._save(result))
+            sent.append(step_message(ex.steps[-1]))
+        return sent
 
     def _refused(self, model: str) -> None:
         """The server refused ``model``: the conversation goes back to the last one it took."""
@@ -379,12 +420,15 @@ class Session:
             user = Wire(role="user", content=sent_text(ex.user))
         else:
             user = self.files.wire(sent_text(ex.user), ex.user.attachments, spec, budget)
+        from qwen_cli.engine.tools import step_message
+
         return Turn(
             user=user,
             answer=a.content,
             prompt_tokens=a.prompt_tokens,
             answer_tokens=a.answer_tokens,
             left_out=a.left_out,
+            steps=tuple(step_message(m) for m in ex.steps),
         )
 
     # ------------------------------------------------------------------ storing
