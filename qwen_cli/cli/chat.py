@@ -11,6 +11,7 @@ import typer
 
 from qwen_cli.cli import conv_options as co
 from qwen_cli.cli import options as o
+from qwen_cli.cli import template_options as to
 from qwen_cli.errors import EXIT_INTERRUPTED, QwenAPIError, UsageError
 
 if TYPE_CHECKING:
@@ -76,6 +77,8 @@ def chat(
     timeout: o.Timeout = None,
     connect_timeout: o.ConnectTimeout = None,
     max_retries: o.MaxRetries = None,
+    template: to.TemplateName = None,
+    param: to.Params = None,
     debug: o.Debug = False,
 ) -> None:
     """Talk with a model. Every conversation is kept; -c picks up the last one.
@@ -107,6 +110,7 @@ def chat(
     from qwen_cli.repl import Repl
 
     ask = o.Ask(**{k: v for k, v in locals().items() if k in o.Ask.__dataclass_fields__})
+    ask, applied = to.apply(ask, template, param)  # its prompt wraps each message
     settings = answer.settings_for(ask)
     store = open_store(needed=continue_ or resume is not None, what="this conversation")
     try:
@@ -123,7 +127,8 @@ def chat(
 
         def send(text: str) -> None:
             try:
-                turn = session.prepare(text)  # uploads: on failure nothing is written or sent
+                # uploads: on failure nothing is written or sent
+                turn = session.prepare(applied.message(text) or text)
             except QwenAPIError as err:
                 if interactive and not isinstance(err, UsageError):
                     repl.draft = text

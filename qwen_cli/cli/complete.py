@@ -9,10 +9,11 @@ import typer
 
 from qwen_cli.cli import conv_options as co
 from qwen_cli.cli import options as o
+from qwen_cli.cli import template_options as to
 from qwen_cli.errors import EXIT_INTERRUPTED, AuthenticationError, UsageError
 
 
-def read_prompt(prompt: str | None) -> str:
+def read_prompt(prompt: str | None, required: bool = True) -> str:
     """The prompt from the argument and/or stdin, as the help text describes."""
     stdin_text = None
     if prompt == "-" or not sys.stdin.isatty():
@@ -25,12 +26,16 @@ def read_prompt(prompt: str | None) -> str:
         text = prompt
     else:
         text = stdin_text or ""
-    if not text.strip():
-        raise UsageError(
-            "no prompt: nothing was given",
-            hint='pass it as an argument (qwen complete "...") or pipe it on stdin (... | qwen complete -)',
-        )
+    if not text.strip() and required:
+        raise no_prompt()
     return text
+
+
+def no_prompt() -> UsageError:
+    return UsageError(
+        "no prompt: nothing was given",
+        hint='pass it as an argument (qwen complete "...") or pipe it on stdin (... | qwen complete -)',
+    )
 
 
 def complete(
@@ -67,6 +72,9 @@ def complete(
     timeout: o.Timeout = None,
     connect_timeout: o.ConnectTimeout = None,
     max_retries: o.MaxRetries = None,
+    template: to.TemplateName = None,
+    param: to.Params = None,
+    save: to.Save = None,
     debug: o.Debug = False,
 ) -> None:
     """Ask one question and stream the answer.
@@ -89,12 +97,21 @@ def complete(
       qwen complete -a photo.png "what is in this picture?"
 
       qwen complete -o top_k=20 -o thinking_budget=2048 --think "why?"
+
+      git diff --cached | qwen complete --template commit
+
+      qwen complete -T translate -p lang=French "good morning"
     """
     from qwen_cli.cli import answer
     from qwen_cli.cli.chat_session import attach_all, open_log
 
     ask = o.Ask(**{k: v for k, v in locals().items() if k in o.Ask.__dataclass_fields__})
-    text = read_prompt(prompt)
+    if save is not None:
+        return to.save(save, ask, prompt, template, param)
+    ask, applied = to.apply(ask, template, param)
+    text = applied.message(read_prompt(prompt, required=applied.template is None)) or ""
+    if not text.strip():
+        raise no_prompt()
     settings = answer.settings_for(ask)
     client = answer.client_for(settings)
     out = answer.Output.detect(ask, settings)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from qwen_cli.cli import options as o
+from qwen_cli.cli import template_options as to
 from qwen_cli.errors import EXIT_INTERRUPTED, UsageError
 from qwen_cli.safetext import shown
 
@@ -84,6 +85,8 @@ def upload(
     timeout: o.Timeout = None,
     connect_timeout: o.ConnectTimeout = None,
     max_retries: o.MaxRetries = None,
+    template: to.TemplateName = None,
+    param: to.Params = None,
     debug: o.Debug = False,
 ) -> None:
     """Ask about images and documents, or upload them and print their references.
@@ -127,6 +130,8 @@ def upload(
 
     atts = attachments.inspect_all(files)  # every file's problem, not just the first
     question = _question(ask_text) if ask_text is not None else None
+    ask, applied = to.apply(ask, template, param)
+    question = applied.message(question) if template is not None else question
     if question is not None and not question.strip():
         raise UsageError("the question is empty", hint='give one with --ask "..." or pipe it with --ask -')
     _run(ask, atts, question, via_oss)
