@@ -273,7 +273,7 @@ def find(name: str, cdir: Path) -> Template:
     if builtin is not None:
         return load(builtin, builtin=True)
     known = list(names(cdir))
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    close = difflib.get_close_matches(name, known, n=3)
     raise UsageError(
         f"no template {name!r}" + (f"; did you mean {', '.join(close)}?" if close else ""),
         hint=f"`qwen templates list` shows them; `qwen templates edit {name}` creates it",

@@ -18,7 +18,9 @@ import pytest
 from qwen_cli import aliases, config, configfile, templates
 from tests import chatkit
 from tests.chatkit import bodies, lines, sent_messages
-from tests.fakeserver import FakeServer
+from tests.e2e import QWEN, clean_env, needs_qwen
+from tests.fakeserver import FakeServer, FakeServerProcess
+from tests.test_completions import bash, bash_complete
 
 srv = chatkit.srv  # fixture: the fake server, QWEN_BASE_URL and a key set
 
@@ -469,3 +471,43 @@ def test_configfile_keeps_comments_and_refuses_what_it_cannot_edit(tmp_path: Pat
         os.chmod(path, 0o600)
         configfile.set_value(path, "region", "us")
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+# ------------------------------------------------------------------ the installed qwen, for real
+
+
+@needs_qwen
+def test_installed_qwen_in_a_pipe_with_a_template_and_an_alias() -> None:
+    import subprocess
+
+    with FakeServerProcess() as fake:
+        env = clean_env(QWEN_BASE_URL=fake.base_url, DASHSCOPE_API_KEY="sk-test-e2e-0000")
+
+        def qwen(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+            return subprocess.run([QWEN, *args], input=stdin, capture_output=True, env=env, timeout=60)
+
+        assert qwen("alias", "set", "fast", "qwen-flash").returncode == 0
+        p = qwen("complete", "-T", "commit", "-m", "fast", "-q", stdin=b"diff --git a/x b/x\n+1\n")
+        assert p.returncode == 0, p.stderr
+        assert p.stdout == b"echo: diff --git a/x b/x\n+1\n" and p.stderr == b""
+        body = [r for r in fake.requests() if r["path"].endswith("/chat/completions")][-1]["json"]
+        assert body["model"] == "qwen-flash" and body["temperature"] == 0.2
+        assert body["messages"][1] == {"role": "user", "content": "diff --git a/x b/x\n+1\n"}
+        p = qwen("complete", "-T", "nope", "x")
+        assert p.returncode == 2 and p.stdout == b""
+        assert p.stderr.decode().splitlines()[0] == "qwen: error: no template 'nope'"
+
+
+@needs_qwen
+@bash
+def test_bash_completes_the_new_commands_template_names_and_aliases() -> None:
+    aliases.set_alias(cdir(), "fast", "qwen-flash")
+    write_template("review", REVIEW)
+    assert {"templates", "alias", "default"} <= set(bash_complete("qwen "))
+    assert set(bash_complete("qwen templates ")) == {"list", "show", "edit", "rm"}
+    assert bash_complete("qwen complete --template tr") == ["translate"]
+    assert bash_complete("qwen chat -T rev") == ["review"]
+    assert bash_complete("qwen templates show co") == ["code", "commit"]
+    assert bash_complete("qwen complete -m fa") == ["fast"]
+    assert bash_complete("qwen alias rm f") == ["fast"]
+    assert bash_complete("qwen default mod") == ["model"]
