@@ -118,6 +118,14 @@ def test_explicit_options_win_over_the_template(run_cli, srv: FakeServer) -> Non
     assert body["enable_thinking"] is True
 
 
+def test_no_think_wins_over_a_template_that_thinks(run_cli, srv: FakeServer) -> None:
+    write_template("deep", "think = true\nsearch = true\n")
+    assert run_cli("complete", "-T", "deep", "--no-think", "q").code == 0
+    assert (last_body(srv)["enable_thinking"], last_body(srv)["enable_search"]) == (False, True)
+    assert run_cli("complete", "--no-think", "-T", "deep", "q", "--save", "shallow").code == 0
+    assert templates.find("shallow", cdir()).values == {"prompt": "q", "think": False, "search": True}
+
+
 def test_builtin_translate_and_commit(run_cli, srv: FakeServer) -> None:
     r = run_cli("complete", "--template", "translate", "-p", "lang=French", "good morning")
     assert r.code == 0, r.err

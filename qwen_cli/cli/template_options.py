@@ -105,6 +105,12 @@ class Applied:
         return self.template.render_prompt(text or None, self.params)
 
 
+def _unset(ask: Ask, key: str) -> bool:
+    """The command line left ``key`` as it was (``--search`` is off unless given: no --no-search)."""
+    value = getattr(ask, key)
+    return value is None or (value is False and key == "search")
+
+
 def apply(ask: Ask, name: Optional[str], params: Optional[list[str]]) -> tuple[Ask, Applied]:
     """``ask`` with the template's values where the command line gave none."""
     values = parse_params(params)
@@ -119,7 +125,7 @@ def apply(ask: Ask, name: Optional[str], params: Optional[list[str]]) -> tuple[A
     tpl = templates.find(name, config.config_dir())
     fill: dict[str, Any] = {}
     for key, value in tpl.options().items():
-        if getattr(ask, key) in (None, False):
+        if _unset(ask, key):
             fill[key] = tpl.render_system(values) if key == "system" else value
     unused = [p for p in values if p not in tpl.variables()]
     if unused:
@@ -154,7 +160,7 @@ def save(
         values["prompt"] = "$input"
     for key in templates.OPTIONS:
         given = getattr(ask, key)
-        if given not in (None, False):
+        if not _unset(ask, key):
             values[key] = given.replace("$", "$$") if key == "system" else given
     if params:
         values["defaults"] = {**values.get("defaults", {}), **parse_params(params)}
