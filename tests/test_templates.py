@@ -240,8 +240,8 @@ def test_user_file_shadows_a_builtin(run_cli, srv: FakeServer) -> None:
     r = run_cli("templates", "list")
     assert r.code == 0, r.err
     rows = dict((row.split("\t")[0], row.split("\t")[1:]) for row in r.out.splitlines())
-    assert rows["translate"] == ["-", "mine"]
-    assert rows["commit"][1].endswith("[built-in]") and rows["shell"][1].endswith("[built-in]")
+    assert rows["translate"] == ["-", "yours", "mine"]
+    assert rows["commit"][1] == "built-in" and rows["shell"][:2] == ["-", "built-in"]
     r = run_cli("templates", "rm", "translate")
     assert r.code == 0 and "built-in 'translate' is in use again" in r.err
     assert run_cli("complete", "-T", "translate", "x").code == 0
@@ -264,7 +264,9 @@ def test_list_marks_a_broken_template_without_failing(run_cli) -> None:
     write_template("bad", "x = 1\n")
     r = run_cli("templates")
     assert r.code == 0
-    assert any(ln.startswith("bad\t-\t(broken: ") and "unknown key 'x'" in ln for ln in r.out.splitlines())
+    assert any(
+        ln.startswith("bad\t-\tyours\t(broken: ") and "unknown key 'x'" in ln for ln in r.out.splitlines()
+    )
 
 
 # ------------------------------------------------------------------------------------- edit
@@ -297,7 +299,7 @@ def test_edit_creates_from_the_skeleton_and_round_trips(
     assert "saved template 'mine'" in r.err
     assert run_cli("complete", "-T", "mine", "hi").code == 0
     assert sent_messages(srv)[-1] == [("user", "Q: hi")]
-    assert "mine\t-\tmine" in run_cli("templates", "list").out.splitlines()
+    assert "mine\t-\tyours\tmine" in run_cli("templates", "list").out.splitlines()
 
 
 def test_edit_a_builtin_starts_from_its_text(run_cli, tmp_path: Path, monkeypatch) -> None:
@@ -344,21 +346,22 @@ def test_editor_failing_or_missing(run_cli, tmp_path: Path, monkeypatch) -> None
 def test_save_turns_the_options_typed_into_a_template(run_cli, srv: FakeServer) -> None:
     r = run_cli(
         "complete", "review this for $cost", "-s", "be terse", "-t", "0.3", "-m", "qwen-plus",
-        "--save", "rev", stdin=b"some diff\n",
+        "-p", "cost=speed", "--save", "rev", stdin=b"some diff\n",
     )  # fmt: skip
     assert r.code == 0, r.err
     assert bodies(srv) == []  # saved, not asked
     path = cdir() / "templates" / "rev.toml"
     assert "saved template 'rev'" in r.err and str(path) in r.err
     assert tomllib.loads(path.read_text()) == {
-        "prompt": "review this for $$cost\n\n$input",
+        "prompt": "review this for $cost\n\n$input",
         "system": "be terse",
         "model": "qwen-plus",
         "temperature": 0.3,
+        "defaults": {"cost": "speed"},
     }
     r = run_cli("complete", "-T", "rev", "-", stdin=b"the diff")
     assert r.code == 0, r.err
-    assert sent_messages(srv)[-1] == [("system", "be terse"), ("user", "review this for $cost\n\nthe diff")]
+    assert sent_messages(srv)[-1] == [("system", "be terse"), ("user", "review this for speed\n\nthe diff")]
     assert last_body(srv)["model"] == "qwen-plus"
     assert_error(run_cli("complete", "x", "--save", "rev"), "exists already")
 

@@ -155,13 +155,13 @@ def save(
     if prompt == "-":
         values["prompt"] = "$input"
     elif prompt is not None:
-        values["prompt"] = prompt.replace("$", "$$") + ("\n\n$input" if piped else "")
+        values["prompt"] = prompt + ("\n\n$input" if piped else "")  # its $names: variables
     elif piped:
         values["prompt"] = "$input"
     for key in templates.OPTIONS:
         given = getattr(ask, key)
         if not _unset(ask, key):
-            values[key] = given.replace("$", "$$") if key == "system" else given
+            values[key] = given
     if params:
         values["defaults"] = {**values.get("defaults", {}), **parse_params(params)}
     path = templates.save(name, cdir, values)

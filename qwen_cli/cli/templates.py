@@ -42,11 +42,19 @@ def columns(rows: Sequence[tuple[str, ...]]) -> str:
     """Rows as aligned columns on a terminal, tab-separated in a pipe."""
     if not sys.stdout.isatty():
         return "".join("\t".join(r) + "\n" for r in rows)
+    import shutil
+
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    room = max(10, shutil.get_terminal_size().columns - sum(widths) - 2 * len(widths) - 1)
     return "".join(
-        "  ".join([*(c.ljust(w) for c, w in zip(r, widths, strict=False)), r[-1]]).rstrip() + "\n"
+        "  ".join([*(c.ljust(w) for c, w in zip(r, widths, strict=False)), _cut(r[-1], room)]).rstrip() + "\n"
         for r in rows
     )
+
+
+def _cut(text: str, width: int) -> str:
+    """The last column within the terminal's width: one row per line."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 @app.callback(invoke_without_command=True)
@@ -70,18 +78,18 @@ def templates_(ctx: typer.Context) -> None:
 
 @app.command("list")
 def list_() -> None:
-    """List the templates: name, description, model; built-in ones are marked."""
+    """List the templates: name, model, built-in or yours, description."""
     from qwen_cli import templates
 
     cdir = _cdir()
-    rows = [("NAME", "MODEL", "DESCRIPTION")] if sys.stdout.isatty() else []
+    rows = [("NAME", "MODEL", "FROM", "DESCRIPTION")] if sys.stdout.isatty() else []
     for name, builtin in templates.names(cdir).items():
         try:
             tpl = templates.find(name, cdir)
             desc, model = tpl.description, tpl.model or "-"
         except ConfigError as err:
             desc, model = f"(broken: {err.message})", "-"
-        rows.append((name, model, desc + (" [built-in]" if builtin else "")))
+        rows.append((name, model, "built-in" if builtin else "yours", desc))
     if rows:
         _out(columns(rows))
     if not rows and sys.stdout.isatty():
