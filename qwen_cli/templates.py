@@ -157,7 +157,8 @@ def missing(name: str, need: list[str]) -> UsageError:
     if need[0] == INPUT:
         return UsageError(
             f"template {name!r} needs an input ($input) and none was given",
-            hint=f"give it as the argument or pipe it: ... | qwen complete --template {name} -",
+            hint=f"give it as the argument or on stdin: ... | qwen complete --template {name} - "
+            "(qwen upload: --ask)",
         )
     plural = "variables" if len(need) > 1 else "variable"
     given = " ".join(f"-p {v}=VALUE" for v in need)

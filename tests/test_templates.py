@@ -248,6 +248,15 @@ def test_user_file_shadows_a_builtin(run_cli, srv: FakeServer) -> None:
     assert sent_messages(srv)[-1][-1] == ("user", "Translate the following text into English:\n\nx")
 
 
+def test_every_builtin_template_reads_and_is_listed() -> None:
+    shipped = sorted(p.stem for p in templates.builtin_dir().glob("*.toml"))
+    assert shipped == ["code", "commit", "explain", "shell", "translate"]
+    for name in shipped:
+        tpl = templates.find(name, cdir())
+        assert tpl.builtin and tpl.description
+    assert templates.names(cdir()) == dict.fromkeys(shipped, True)
+
+
 def test_builtin_cannot_be_removed(run_cli) -> None:
     assert_error(run_cli("templates", "rm", "commit"), "built-in", "qwen templates edit commit")
     assert_error(run_cli("templates", "rm", "comit"), "no template 'comit'", "commit")
