@@ -42,7 +42,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
 
 
 # Top-level keys of config.toml besides the settings of ENV_NAMES; others are warned about.
-CONFIG_TABLES = ("base_urls", "allowed_hosts")
+CONFIG_TABLES = ("base_urls", "allowed_hosts", "aliases")
 
 
 def config_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -224,6 +224,10 @@ def resolve(
         if got:
             setattr(s, name, str(got[0]))
             s.sources[name] = got[1]
+    from qwen_cli import aliases  # a model's alias is expanded here, once, wherever it was set
+
+    known = aliases.table(cfile, cdir / CONFIG_FILE)
+    s.model, s.vision_model = aliases.expand(s.model, known), aliases.expand(s.vision_model, known)
     for name, conv in (("timeout", float), ("connect_timeout", float), ("max_retries", int)):
         got = pick(name)
         if got:

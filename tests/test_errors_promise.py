@@ -109,7 +109,8 @@ def test_unknown_option_suggests_the_close_one(run_cli, srv: FakeServer) -> None
     assert (r.code, r.out) == (2, "")
     assert r.err.splitlines() == [
         "qwen: error: No such option: --temperatur",
-        "hint: did you mean --temperature? `qwen complete --help` lists what it takes",
+        # click offers every close option: --template (templates) is one since wave 3
+        "hint: did you mean --temperature or --template? `qwen complete --help` lists what it takes",
     ]
 
 
@@ -283,7 +284,8 @@ def test_unknown_config_keys_are_warned_with_the_closest(isolated_env: Path) -> 
         f"{path}: 'api_key' is ignored: keys and cookies are not read from config.toml; "
         "run `qwen auth login` or set them in the environment",
         f"{path}: unknown setting 'zzz' is ignored (known: provider, region, base_url, model, vision_model, "
-        "timeout, connect_timeout, max_retries, oss_endpoint, cache_control, base_urls, allowed_hosts)",
+        "timeout, connect_timeout, max_retries, oss_endpoint, cache_control, base_urls, allowed_hosts, "
+        "aliases)",
     ]
 
 

@@ -92,6 +92,8 @@ def settings_for(ask: Ask) -> Settings:
 
     setup_logging(ask.debug)
     s = config.resolve(ask.flags())
+    if ask.model is not None:
+        ask.model = s.model  # -m ALIAS: expanded where every model setting is (config.resolve)
     if ask.searching:  # sources need a protocol that returns them: chosen here, once
         s, with_sources = config.for_sources(s)
         if not with_sources:

@@ -28,6 +28,9 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "models": ("qwen_cli.cli.models", "app", True),
     "translate": ("qwen_cli.cli.translate", "translate", False),
     "batch": ("qwen_cli.cli.batch", "app", True),
+    "templates": ("qwen_cli.cli.templates", "app", True),
+    "alias": ("qwen_cli.cli.alias", "app", True),
+    "default": ("qwen_cli.cli.default", "default", False),
 }
 # The one-line help `qwen --help` shows for each; tests/test_cli_app.py keeps it in step with
 # the commands' own docstrings.
@@ -40,6 +43,9 @@ SUMMARIES: dict[str, str] = {
     "models": "List the models your key can use: limits, capabilities, prices.",
     "translate": "Translate a text or a document with Qwen-MT.",
     "batch": "Run many prompts from a file: locally, or on DashScope's Batch API.",
+    "templates": "List, show, edit and remove templates: a system prompt, a prompt and options, by name.",
+    "alias": "Short names for models: an alias works wherever a model name does.",
+    "default": "Show the settings and where each comes from, or write one to config.toml.",
 }
 
 

@@ -13,6 +13,7 @@ from qwen_cli.cli import conv_options as co
 from qwen_cli.cli import fragment_options as fo
 from qwen_cli.cli import options as o
 from qwen_cli.cli import schema_options as so
+from qwen_cli.cli import template_options as tpl
 from qwen_cli.cli import tool_options as to
 from qwen_cli.errors import EXIT_INTERRUPTED, QwenAPIError, UsageError
 
@@ -106,6 +107,8 @@ def chat(
     tool: to.Tool = None,
     yes: to.Yes = False,
     tool_timeout: to.ToolTimeout = to.DEFAULT_TIMEOUT,
+    template: tpl.TemplateName = None,
+    param: tpl.Params = None,
     debug: o.Debug = False,
 ) -> None:
     """Talk with a model. Every conversation is kept; -c picks up the last one.
@@ -137,6 +140,9 @@ def chat(
     from qwen_cli.repl import Repl
 
     ask = o.Ask(**{k: v for k, v in locals().items() if k in o.Ask.__dataclass_fields__})
+    ask, applied = tpl.apply(ask, template, param)  # its prompt wraps each message
+    if schema is None and schema_multi is None and applied.modes.get("schema"):
+        schema = str(applied.modes["schema"])
     shape = so.shape_of(schema, schema_multi)  # a bad schema: refused before the chat starts
     settings = answer.settings_for(ask)
     store = open_store(needed=continue_ or resume is not None, what="this conversation")
@@ -169,7 +175,8 @@ def chat(
                     raise typer.Exit(EXIT_INTERRUPTED)
                 return
             try:
-                turn = session.prepare(text)  # uploads: on failure nothing is written or sent
+                # uploads: on failure nothing is written or sent
+                turn = session.prepare(applied.message(text) or text)
             except QwenAPIError as err:
                 if interactive and not isinstance(err, UsageError):
                     repl.draft = text

@@ -180,6 +180,9 @@ def build(
         if not arg:
             write_out(s.model)
             return
+        from qwen_cli import aliases
+
+        arg = aliases.resolve_name(arg, s.settings.config_dir)  # an alias works here too
         s.model = arg
         spec = catalog.lookup(arg)
         known = "" if spec.known else ", not in the catalogue: assuming a 32K window"

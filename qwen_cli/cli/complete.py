@@ -12,6 +12,7 @@ from qwen_cli.cli import fragment_options as fo
 from qwen_cli.cli import mode_options as mo
 from qwen_cli.cli import options as o
 from qwen_cli.cli import schema_options as so
+from qwen_cli.cli import template_options as tpl
 from qwen_cli.cli import tool_options as to
 from qwen_cli.errors import EXIT_INTERRUPTED, AuthenticationError, UsageError
 
@@ -35,11 +36,15 @@ def read_prompt(prompt: str | None, *, stdin: bool = True, required: bool = True
     else:
         text = stdin_text or ""
     if not text.strip() and required:
-        raise UsageError(
-            "no prompt: nothing was given",
-            hint='pass it as an argument (qwen complete "...") or pipe it on stdin (... | qwen complete -)',
-        )
+        raise no_prompt()
     return text
+
+
+def no_prompt() -> UsageError:
+    return UsageError(
+        "no prompt: nothing was given",
+        hint='pass it as an argument (qwen complete "...") or pipe it on stdin (... | qwen complete -)',
+    )
 
 
 def complete(
@@ -86,6 +91,9 @@ def complete(
     tool: to.Tool = None,
     yes: to.Yes = False,
     tool_timeout: to.ToolTimeout = to.DEFAULT_TIMEOUT,
+    template: tpl.TemplateName = None,
+    param: tpl.Params = None,
+    save: tpl.Save = None,
     debug: o.Debug = False,
 ) -> None:
     """Ask one question and stream the answer.
@@ -116,17 +124,35 @@ def complete(
       qwen complete --code "a bash loop over *.png" > loop.sh
 
       cat invoice.txt | qwen complete - --schema 'number, total float, items list[str]'
+
+      git diff --cached | qwen complete --template commit
+
+      qwen complete -T translate -p lang=French "good morning"
     """
     from qwen_cli.cli import answer
     from qwen_cli.cli.chat_session import attach_all, open_log
 
     ask = o.Ask(**{k: v for k, v in locals().items() if k in o.Ask.__dataclass_fields__})
+    if save is not None:
+        return tpl.save(save, ask, prompt, template, param)
+    ask, applied = tpl.apply(ask, template, param)
+    modes = applied.modes  # a template's shell/code/extract/schema, as if their flags were given
+    shell, code, extract = (
+        flag or bool(modes.get(k)) for flag, k in ((shell, "shell"), (code, "code"), (extract, "extract"))
+    )
+    if schema is None and schema_multi is None and modes.get("schema"):
+        schema = str(modes["schema"])
     mode = mo.Mode.of(shell=shell, code=code, extract=extract, json=json)
     shape = so.shape_of(schema, schema_multi, ask)  # a bad schema: refused before anything is read
     if shape is not None and mode.name is not None:
         raise UsageError(f"--schema and --{mode.name} ask for two kinds of answer", hint="give one of them")
     ask.system = mode.system(ask.system)
-    text = read_prompt(prompt, stdin=not fo.reads_stdin(fragment), required=not fragment)
+    asked = read_prompt(
+        prompt, stdin=not fo.reads_stdin(fragment), required=applied.template is None and not fragment
+    )
+    text = applied.message(asked) or ""
+    if not text.strip() and not fragment:
+        raise no_prompt()
     settings = answer.settings_for(ask)
     client = answer.client_for(settings)
     out = answer.Output.detect(ask, settings)

@@ -22,13 +22,17 @@ INSTALL = {
 
 
 def complete_model(incomplete: str) -> list[tuple[str, str]]:
-    """Catalogue models, then any other model seen in a cached `qwen models` list."""
+    """Aliases, catalogue models, then any other model seen in a cached `qwen models` list."""
     try:
-        from qwen_cli import catalog, config, modelcache
+        from qwen_cli import aliases, catalog, config, modelcache
 
+        out = [
+            (name, f"alias for {model}")
+            for name, model in aliases.load(config.config_dir()).items()
+            if name.startswith(incomplete)
+        ]
         ids = catalog.names()
         ids += [i for i in modelcache.all_cached_ids(config.cache_dir()) if i not in set(ids)]
-        out = []
         for name in ids:
             if name.startswith(incomplete):
                 spec = catalog.lookup(name)

@@ -11,6 +11,7 @@ import typer
 
 from qwen_cli.cli import options as o
 from qwen_cli.cli import schema_options as so
+from qwen_cli.cli import template_options as tpl
 from qwen_cli.errors import EXIT_INTERRUPTED, UsageError
 from qwen_cli.safetext import shown
 
@@ -88,6 +89,8 @@ def upload(
     max_retries: o.MaxRetries = None,
     schema: so.Schema = None,
     schema_multi: so.SchemaMulti = None,
+    template: tpl.TemplateName = None,
+    param: tpl.Params = None,
     debug: o.Debug = False,
 ) -> None:
     """Ask about images and documents, or upload them and print their references.
@@ -131,6 +134,10 @@ def upload(
 
     atts = attachments.inspect_all(files)  # every file's problem, not just the first
     question = _question(ask_text) if ask_text is not None else None
+    ask, applied = tpl.apply(ask, template, param)
+    question = applied.message(question) if template is not None else question
+    if schema is None and schema_multi is None and applied.modes.get("schema"):
+        schema = str(applied.modes["schema"])
     shape = so.shape_of(schema, schema_multi, ask)
     if shape is not None and question is None:
         raise UsageError("--schema shapes an answer: it needs --ask", hint='add --ask "extract ..."')
