@@ -147,3 +147,36 @@ def test_shell_choices_table_is_not_made_in_a_pipe(run_cli, key, isolated_env) -
     names = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
     db.close()
     assert "shell_choices" not in names
+
+
+@respx.mock
+def test_the_code_template_is_code_mode(run_cli, key) -> None:  # noqa: F811
+    route = respx.post(CN).mock(return_value=answer(FENCED))
+    r = run_cli("complete", "--template", "code", "a bash loop over *.png")
+    assert r.code == 0, r.err
+    assert r.out == 'for f in *.png; do\n  echo "$f"\ndone\n'
+    assert sent(route)["messages"][0] == {"role": "system", "content": modes.code_prompt()}
+
+
+@respx.mock
+def test_the_shell_template_is_shell_mode_and_runs_nothing_in_a_pipe(run_cli, key, tmp_path) -> None:  # noqa: F811
+    marker = tmp_path / "ran"
+    route = respx.post(CN).mock(return_value=answer(f"touch {marker}"))
+    r = run_cli("complete", "-T", "shell", "make a file")
+    assert r.code == 0, r.err
+    assert r.out == f"touch {marker}\n" and not marker.exists()
+    assert sent(route)["messages"][0]["content"] == modes.shell_prompt(modes.detect())
+
+
+@respx.mock
+def test_a_template_schema_shapes_the_answer(run_cli, key) -> None:  # noqa: F811
+    from qwen_cli import config
+
+    tdir = config.config_dir() / "templates"
+    tdir.mkdir(parents=True, exist_ok=True)
+    (tdir / "person.toml").write_text('schema = "name, age int"\n', encoding="utf-8")
+    route = respx.post(CN).mock(return_value=answer('{"name": "Ann", "age": 3}'))
+    r = run_cli("complete", "-T", "person", "Ann is 3")
+    assert r.code == 0, r.err
+    assert r.out == '{"name":"Ann","age":3}\n'
+    assert sent(route)["response_format"] == {"type": "json_object"}
