@@ -577,6 +577,25 @@ def fit_line(line: str, width: int, *, drop: tuple[str, ...] = ()) -> list[str]:
     return lines
 
 
+def wrap_lines(text: str, width: int | None, indent: int) -> str:
+    """``text`` with each line longer than ``width`` wrapped between words, its continuation
+    lines indented by ``indent`` spaces (under a label column); unchanged when ``width`` is None
+    (not a terminal: one line per item, for programs)."""
+    if width is None:
+        return text
+    import textwrap
+
+    out: list[str] = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            out.append(line)
+            continue
+        out += textwrap.wrap(
+            line, width, subsequent_indent=" " * indent, break_on_hyphens=False, drop_whitespace=True
+        ) or [line]
+    return "\n".join(out)
+
+
 def terminal_width(stream: TextIO) -> int | None:
     """The width of the terminal ``stream`` writes to; None when it is not a terminal."""
     if not is_terminal(stream):

@@ -556,3 +556,14 @@ def test_the_resume_header_fits_60_and_100_columns() -> None:
     assert narrow[1:] == ["  a1b2c3d4 · 12 turns · qwen-plus · 2026-11-30 16:40"]
     assert all(len(x) <= 60 for x in narrow)
     assert resume_header(title, details, None) == [wide]  # a pipe: as it always was
+
+
+def test_wrap_lines_breaks_between_words_under_a_label() -> None:
+    text = "tokens    ~2,090 in, at most ~76,800 out (assumed 256 a request: set --max-tokens)\nshort"
+    assert render.wrap_lines(text, 40, 10) == (
+        "tokens    ~2,090 in, at most ~76,800 out\n"
+        "          (assumed 256 a request: set\n"
+        "          --max-tokens)\n"
+        "short"
+    )
+    assert render.wrap_lines(text, None, 10) == text  # a pipe: one line per item

@@ -107,6 +107,13 @@ def _limits(settings: Settings, model: str, rpm: int | None, tpm: int | None):  
     return limits_for(model, dashscope=settings.dashscope_region is not None, rpm=rpm, tpm=tpm)
 
 
+def _fitted(text: str) -> str:
+    """The end summary wrapped between words on a terminal (under its ``qwen: `` prefix)."""
+    from qwen_cli.render import terminal_width, wrap_lines
+
+    return wrap_lines(text.rstrip("\n"), terminal_width(sys.stderr), 6) + "\n"
+
+
 def _show_plan(
     found: Inputs, settings: Settings, model: str, rpm: int | None, tpm: int | None, json: bool
 ) -> None:
@@ -146,7 +153,9 @@ def _show_plan(
     ]
     lines += [f"note      {n}" for n in p.notes]
     lines += [f"line {n}: {m}" for n, m in p.problems]
-    sys.stdout.write(shown("\n".join(lines) + "\n", sys.stdout))
+    from qwen_cli.render import terminal_width, wrap_lines
+
+    sys.stdout.write(shown(wrap_lines("\n".join(lines), terminal_width(sys.stdout), 10) + "\n", sys.stdout))
 
 
 @app.command()
@@ -389,13 +398,13 @@ def _run(
     except QwenAPIError:  # e.g. a refused key: what was answered is kept; say so, then the error
         progress.close()
         if counts.total:  # the run had started
-            sys.stderr.write(summary(counts, str(output), interrupted=True))
+            sys.stderr.write(_fitted(summary(counts, str(output), interrupted=True)))
         raise
     finally:
         progress.close()
         if cache is not None:
             cache.close()
-    sys.stderr.write(summary(counts, str(output), interrupted=interrupted))
+    sys.stderr.write(_fitted(summary(counts, str(output), interrupted=interrupted)))
     if interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     if counts.failed:
