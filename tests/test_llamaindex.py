@@ -328,3 +328,50 @@ def test_constructor_arguments_win_over_the_settings(srv: FakeServer, new: Any) 
         llm.complete("x")
         assert other.requests[0]["headers"]["authorization"] == "Bearer sk-other-key-000000"
         assert srv.requests == []
+
+
+# --------------------------------------------------------------------------- the CLI never loads it
+
+_EVERY_COMMAND = """
+import json, sys
+import qwen_cli
+from qwen_cli.cli import main
+from qwen_cli.cli.app import COMMANDS
+codes = [main(["--help"]), main(["complete", "hi"]), main(["models"])]
+codes += [main([name, "--help"]) for name in COMMANDS]
+loaded = sorted(m for m in sys.modules if m.startswith("llama_index"))
+sys.stderr.write("LOADED " + json.dumps([codes, loaded]) + "\\n")
+"""
+
+
+def test_import_qwen_cli_and_every_command_load_nothing_of_llama_index(srv: FakeServer) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "QWEN_BASE_URL": srv.base_url, "DASHSCOPE_API_KEY": KEY}
+    p = subprocess.run(
+        [sys.executable, "-c", _EVERY_COMMAND], capture_output=True, text=True, env=env, timeout=120
+    )
+    line = next(x for x in p.stderr.splitlines() if x.startswith("LOADED "))
+    codes, loaded = json.loads(line.removeprefix("LOADED "))
+    assert codes == [0] * len(codes) and len(codes) > 5
+    assert "echo: hi" in p.stdout  # the commands did run, against the fake server
+    assert loaded == []
+    # the installed program: what `qwen --help` imports, as Python reports it
+    p = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "qwen_cli", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert p.returncode == 0 and "qwen_cli.cli" in p.stderr
+    assert "llama_index" not in p.stderr
+    # while the package itself is there to load
+    p = subprocess.run(
+        [sys.executable, "-c", "import sys, qwen_cli.llamaindex; print('llama_index.core' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert p.stdout.strip() == "True"

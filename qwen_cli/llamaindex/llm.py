@@ -202,7 +202,8 @@ class QwenLlamaIndex(FunctionCallingLLM):
         options["think"] = self.thinking
         for name, value in {**self.additional_kwargs, **kw}.items():
             options[_ALIASES.get(name, name)] = value
-        wire = {k: options.pop(k) for k in _WIRE if options.get(k) is not None}
+        options = {k: v for k, v in options.items() if v is not None}  # None: not set
+        wire = {k: options.pop(k) for k in _WIRE if k in options}
         known = {f.name for f in dataclasses.fields(Sampling)}
         extra = dict(options.pop("extra", None) or {})
         extra.update({k: options.pop(k) for k in list(options) if k not in known})
