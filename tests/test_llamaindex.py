@@ -375,3 +375,18 @@ def test_import_qwen_cli_and_every_command_load_nothing_of_llama_index(srv: Fake
         timeout=60,
     )
     assert p.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_web_search_sources_come_in_additional_kwargs(srv: FakeServer, mode: str, new: Any) -> None:
+    from tests.fakeserver import SEARCH_RESULTS
+
+    llm = new(provider="dashscope-native", base_url=srv.base_url, additional_kwargs={"enable_search": True})
+    whole = chat(llm, mode, user("news?"))
+    streamed = stream_chat(llm, mode, user("news?"))[-1]
+    urls = [s["url"] for s in SEARCH_RESULTS]
+    for r in (whole, streamed):
+        assert r.message.content == "echo: news? [ref_1]"
+        assert [s["url"] for s in r.additional_kwargs["sources"]] == urls
+        assert r.additional_kwargs["sources"][0]["index"] == 1
+    assert all(q["json"]["parameters"]["enable_search"] is True for q in srv.requests)
