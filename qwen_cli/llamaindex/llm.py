@@ -202,7 +202,8 @@ class QwenLlamaIndex(FunctionCallingLLM):
         options["think"] = self.thinking
         for name, value in {**self.additional_kwargs, **kw}.items():
             options[_ALIASES.get(name, name)] = value
-        options = {k: v for k, v in options.items() if v is not None}  # None: not set
+        # None: not set; streaming is the method's to say
+        options = {k: v for k, v in options.items() if v is not None and k not in ("stream", "no_stream")}
         wire = {k: options.pop(k) for k in _WIRE if k in options}
         known = {f.name for f in dataclasses.fields(Sampling)}
         extra = dict(options.pop("extra", None) or {})
