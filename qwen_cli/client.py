@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     import httpx
 
     from qwen_cli.batch.remote import Batches
+    from qwen_cli.config import Settings
     from qwen_cli.resources import Chat, Completions, Models
     from qwen_cli.uploads import Files
 
@@ -123,6 +124,22 @@ class Qwen:
             self.asleep = asleep
         if jitter is not None:
             self.jitter = jitter
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> Qwen:
+        """The client for resolved settings (``qwen_cli.config.resolve``): the command line's,
+        and the LlamaIndex adapter's when it is given no client."""
+        return cls(
+            s.api_key,
+            base_url=s.base_url,
+            region=s.region,
+            provider=s.provider,
+            cookie=s.cookie,
+            timeout=s.timeout,
+            connect_timeout=s.connect_timeout,
+            max_retries=s.max_retries,
+            key_required=s.key_required,
+        )
 
     # The resources (and the wire types under them, pydantic) load on first use: `qwen chat`
     # reaches its prompt without them.

@@ -310,6 +310,9 @@ def test_the_engine_imports_no_typer_rich_prompt_toolkit_or_file_code(tmp_path) 
     script = textwrap.dedent(
         """
         import sys
+        # httpx's own command line (httpx._main) loads click and rich whenever click is
+        # installed, as llama-index-core (the llamaindex extra) installs it: not ours to count
+        sys.modules["httpx._main"] = None
         from qwen_cli import config
         from qwen_cli.client import Qwen
         from qwen_cli.engine import Session

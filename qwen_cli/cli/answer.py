@@ -114,17 +114,7 @@ def settings_for(ask: Ask) -> Settings:
 def client_for(s: Settings) -> Qwen:
     from qwen_cli.client import Qwen
 
-    return Qwen(
-        s.api_key,
-        base_url=s.base_url,
-        region=s.region,
-        provider=s.provider,
-        cookie=s.cookie,
-        timeout=s.timeout,
-        connect_timeout=s.connect_timeout,
-        max_retries=s.max_retries,
-        key_required=s.key_required,
-    )
+    return Qwen.from_settings(s)
 
 
 def build_request(
