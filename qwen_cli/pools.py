@@ -73,8 +73,11 @@ class Pools:
         new_timeout: Callable[[], httpx.Timeout],
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
+        *,
+        new_transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
     ) -> None:
         self._new_timeout = new_timeout
+        self._new_transport = new_transport  # the async pools' transport (a lane's); None: httpx's
         self._given = http_client
         self._agiven = async_http_client
         self._http: httpx.Client | None = None
@@ -125,7 +128,10 @@ class Pools:
         import httpx
 
         self._forget_closed_loops()
-        pool = httpx.AsyncClient(timeout=self._new_timeout(), limits=limits(), verify=ssl_context())
+        if self._new_transport is not None:
+            pool = httpx.AsyncClient(timeout=self._new_timeout(), transport=self._new_transport())
+        else:
+            pool = httpx.AsyncClient(timeout=self._new_timeout(), limits=limits(), verify=ssl_context())
         closer = _close_at_loop_end(self, loop, pool)
         self._apools[loop] = (pool, closer)
         await closer.__anext__()  # runs to its `yield` at once, and registers it with the loop

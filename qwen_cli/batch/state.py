@@ -60,6 +60,8 @@ class RunState:
             " status TEXT NOT NULL, attempts INTEGER NOT NULL, seq INTEGER NOT NULL, line TEXT NOT NULL)"
         )
         self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        # the order results came in, counted here: a MAX(seq) per insert scans the whole table
+        self._seq = int(self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM requests").fetchone()[0])
 
     def close(self) -> None:
         self.db.close()
@@ -71,6 +73,7 @@ class RunState:
         self.db.execute("DELETE FROM meta")
         self.db.execute("INSERT INTO meta VALUES ('output', ?)", (output,))
         self.db.execute("COMMIT")
+        self._seq = 0
 
     def count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
@@ -81,10 +84,10 @@ class RunState:
 
     def record(self, custom_id: str, digest: str, status: str, attempts: int, line: str) -> None:
         """Keep a request's result (replacing an earlier failure), committed before it returns."""
+        self._seq += 1
         self.db.execute(
-            "INSERT OR REPLACE INTO requests VALUES (?, ?, ?, ?,"
-            " (SELECT COALESCE(MAX(seq), 0) + 1 FROM requests), ?)",
-            (custom_id, digest, status, attempts, line),
+            "INSERT OR REPLACE INTO requests VALUES (?, ?, ?, ?, ?, ?)",
+            (custom_id, digest, status, attempts, self._seq, line),
         )
 
     def lines(self, ids: list[str] | None = None) -> Iterator[tuple[str, str]]:
