@@ -129,7 +129,9 @@ class Pools:
 
         self._forget_closed_loops()
         if self._new_transport is not None:
-            pool = httpx.AsyncClient(timeout=self._new_timeout(), transport=self._new_transport())
+            from qwen_cli.lane import LaneClient
+
+            pool: httpx.AsyncClient = LaneClient(timeout=self._new_timeout(), transport=self._new_transport())
         else:
             pool = httpx.AsyncClient(timeout=self._new_timeout(), limits=limits(), verify=ssl_context())
         closer = _close_at_loop_end(self, loop, pool)

@@ -236,3 +236,19 @@ def test_proxies_stay_with_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HTTP_PROXY")
     direct = c.lane()
     assert isinstance(asyncio.run(pool_of(direct))._transport, lane.LaneTransport)
+
+
+def test_a_lane_keeps_no_cookies() -> None:
+    def cookie(req: dict[str, object], n: int) -> bytes:
+        return whole(completion("ok"), "Set-Cookie: session=abc; Path=/\r\n")
+
+    async def go() -> None:
+        srv = Server(cookie)
+        async with srv as url:
+            c = Qwen(FAKE_KEY, base_url=url).lane()
+            for _ in range(2):
+                assert (await c.chat.acreate(ask("x"), model="m")).content == "ok"
+            await c.aclose()
+        assert all("cookie" not in r["headers"] for r in srv.requests)  # type: ignore[operator]
+
+    asyncio.run(go())
