@@ -266,3 +266,31 @@ def test_kill_9_mid_run_then_the_same_command_sends_only_the_missing(tmp_path: P
     got = lines(out)
     assert sorted(int(x["custom_id"]) for x in got) == list(range(1, n + 1))
     assert f"{len(answered)} answered before" in r.stderr
+
+
+def test_the_progress_line_says_when_429s_hold_the_run_back() -> None:
+    import time
+
+    from qwen_cli.batch.local import Counts
+    from qwen_cli.cli.batch_progress import status_line
+
+    c = Counts(to_send=10)
+    assert "429" not in status_line(c)
+    c.rate_limited, c.paused_until = 3, time.monotonic() + 4.2
+    assert "· 429 ×3, waiting 4s ·" in status_line(c)
+    c.paused_until = time.monotonic() - 1  # the pause is over: only the count stays
+    assert "· 429 ×3 ·" in status_line(c)
+
+
+def test_a_guessed_pause_doubles_up_to_a_few_seconds_and_a_retry_after_is_honoured() -> None:
+    from qwen_cli.batch.ratelimit import MAX_GUESSED_PAUSE, Limits, Pacer
+
+    now = [100.0]
+    pacer = Pacer(Limits(None, None, "none"), 16, clock=lambda: now[0])
+    pauses = []
+    for _ in range(8):
+        pauses.append(pacer.rate_limited_by(None))
+        now[0] = pacer.paused_until  # the next 429 comes when the pause is over
+    assert pauses == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0, 8.0, 8.0] and MAX_GUESSED_PAUSE == 8.0
+    assert pacer.window == 1.0
+    assert pacer.rate_limited_by(30.0) == 30.0  # the server said how long

@@ -68,6 +68,7 @@ class Counts:
     rate_limited: int = 0
     retried: int = 0
     started: float = field(default_factory=time.monotonic)
+    paused_until: float = 0.0  # time.monotonic() until which a 429 holds every sender back
 
     @property
     def finished(self) -> int:
@@ -234,6 +235,7 @@ class Runner:
                 c.rate_limited += 1
                 if attempts < MAX_RATE_LIMITED:
                     self.pacer.rate_limited_by(err.retry_after)
+                    c.paused_until = self.pacer.paused_until
                     c.retried += 1
                     continue
                 failure: QwenAPIError = err
@@ -340,12 +342,20 @@ async def _drive(runner: Runner, todo: list[tuple[BatchItem, str]], concurrency:
     for _ in range(workers):
         queue.put_nowait(None)
     lanes = [runner.client.lane() for _ in range(workers)]  # a pool each: see Qwen.lane
+    ticker = asyncio.ensure_future(_tick(runner))  # the display moves while a 429 holds all back
     try:
         await asyncio.gather(*(runner.worker(queue, lane) for lane in lanes))
     finally:
+        ticker.cancel()
         for c in (*lanes, runner.client):
             with contextlib.suppress(Exception):
                 await c.aclose()
+
+
+async def _tick(runner: Runner, every: float = 0.5) -> None:
+    while True:
+        await asyncio.sleep(every)
+        runner.on_progress(runner.counts)
 
 
 def _repair(output: Path, state: RunState) -> None:

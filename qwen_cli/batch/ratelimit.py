@@ -33,7 +33,10 @@ MODEL_LIMITS: dict[str, tuple[int, int]] = {
 }
 DEFAULT_LIMITS = (600, 1_000_000)
 FIRST_PAUSE = 1.0
-MAX_PAUSE = 60.0
+MAX_PAUSE = 60.0  # the longest Retry-After honoured
+# Without a Retry-After (DashScope sends none) the pause doubles from FIRST_PAUSE up to this:
+# a per-minute limit frees some room every few seconds, and a longer guess only idles the run.
+MAX_GUESSED_PAUSE = 8.0
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,6 @@ class Pacer:
         pause = min(max(pause, 0.0), MAX_PAUSE)
         if now >= self.paused_until:  # the requests already in flight when it hit count once
             self.window = max(1.0, self.window / 2)
-            self.pause = min(self.pause * 2, MAX_PAUSE)
+            self.pause = min(self.pause * 2, MAX_GUESSED_PAUSE)
         self.paused_until = max(self.paused_until, now + pause)
         return pause

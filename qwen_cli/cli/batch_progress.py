@@ -32,8 +32,16 @@ def status_line(c: Counts) -> str:
     tokens = c.prompt_tokens + c.completion_tokens
     return (
         f"{c.finished}/{c.to_send} · {c.failed} failed · {rate:.1f}/s · {tokens:,} tokens"
-        f"{_cost(c)} · ETA {_eta(c)}"
+        f"{_cost(c)}{_limited(c)} · ETA {_eta(c)}"
     )
+
+
+def _limited(c: Counts) -> str:
+    """The 429s so far, and the wait they impose now: a paused run must not look hung."""
+    if not c.rate_limited:
+        return ""
+    wait = c.paused_until - time.monotonic()
+    return f" · 429 ×{c.rate_limited}" + (f", waiting {wait:.0f}s" if wait >= 0.5 else "")
 
 
 class BatchProgress:
