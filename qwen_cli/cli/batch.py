@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from qwen_cli.cli import batch_inputs as bi
 from qwen_cli.cli import options as o
 from qwen_cli.cli.batch_inputs import File, Files, Format, IdColumn, PromptColumn, Strict, read_inputs
 from qwen_cli.errors import EXIT_INTERRUPTED, QwenAPIError, UsageError
@@ -169,6 +170,10 @@ def plan(
     rpm: Rpm = None,
     tpm: Tpm = None,
     json: PlanJson = False,
+    template: bi.TemplateName = None,
+    param: bi.Params = None,
+    schema: bi.Schema = None,
+    schema_multi: bi.SchemaMulti = None,
     model: o.Model = None,
     system: o.System = None,
     temperature: o.Temperature = None,
@@ -190,9 +195,9 @@ def plan(
     """
     from qwen_cli.cli import answer
 
-    ask = _ask(**locals())
+    ask, shaping = bi.shaping_for(_ask(**locals()), template, param, schema, schema_multi)
     settings = answer.settings_for(ask)
-    found = _inputs_for_plan(ask, settings, file, files, fmt, prompt_column, id_column, strict)
+    found = _inputs_for_plan(ask, settings, file, files, fmt, prompt_column, id_column, strict, shaping)
     _show_plan(found, settings, ask.model or settings.model, rpm, tpm, json)
 
 
@@ -205,6 +210,7 @@ def _inputs_for_plan(
     prompt_column: str | None,
     id_column: str | None,
     strict: bool,
+    shaping: bi.Shaping | None = None,
 ) -> Inputs:
     """The inputs for a plan: problems are part of what it shows, not warnings."""
     import contextlib
@@ -213,14 +219,14 @@ def _inputs_for_plan(
     if not strict:
         with contextlib.redirect_stderr(io.StringIO()):
             try:
-                return read_inputs(ask, settings, file, files, fmt, prompt_column, id_column, strict)
+                return read_inputs(ask, settings, file, files, fmt, prompt_column, id_column, strict, shaping)
             except UsageError as err:
                 if "no request can be sent" not in err.message:
                     raise
         from qwen_cli.batch.inputs import Inputs
 
         return Inputs(str(file or files))  # nothing sendable: the plan still lists the problems
-    return read_inputs(ask, settings, file, files, fmt, prompt_column, id_column, strict)
+    return read_inputs(ask, settings, file, files, fmt, prompt_column, id_column, strict, shaping)
 
 
 @app.command()
@@ -241,6 +247,10 @@ def run(
     retry_failed: RetryFailed = False,
     no_cache: NoCache = False,
     dry_run: DryRun = False,
+    template: bi.TemplateName = None,
+    param: bi.Params = None,
+    schema: bi.Schema = None,
+    schema_multi: bi.SchemaMulti = None,
     model: o.Model = None,
     system: o.System = None,
     temperature: o.Temperature = None,
@@ -286,6 +296,10 @@ def resume(
     ordered: Ordered = False,
     retry_failed: RetryFailed = False,
     no_cache: NoCache = False,
+    template: bi.TemplateName = None,
+    param: bi.Params = None,
+    schema: bi.Schema = None,
+    schema_multi: bi.SchemaMulti = None,
     model: o.Model = None,
     system: o.System = None,
     temperature: o.Temperature = None,
@@ -348,14 +362,20 @@ def _run(
         raise UsageError(
             "--append resumes the output, --force replaces it", hint="give one of them, not both"
         )
-    ask = _ask(**kw)
+    ask, shaping = bi.shaping_for(
+        _ask(**kw),
+        kw.get("template"),  # type: ignore[arg-type]
+        kw.get("param"),  # type: ignore[arg-type]
+        kw.get("schema"),  # type: ignore[arg-type]
+        kw.get("schema_multi"),  # type: ignore[arg-type]
+    )
     settings = answer.settings_for(ask)
     model = ask.model or settings.model
     if dry_run:
-        found = _inputs_for_plan(ask, settings, file, files, fmt, prompt_column, id_column, strict)
+        found = _inputs_for_plan(ask, settings, file, files, fmt, prompt_column, id_column, strict, shaping)
         _show_plan(found, settings, model, rpm, tpm, False)
         return
-    found = read_inputs(ask, settings, file, files, fmt, prompt_column, id_column, strict)
+    found = read_inputs(ask, settings, file, files, fmt, prompt_column, id_column, strict, shaping)
     if output.is_dir():
         raise UsageError(f"{output} is a directory", hint="-o names the results file, e.g. -o results.jsonl")
     retries = settings.max_retries
@@ -374,6 +394,7 @@ def _run(
         retries=retries,
         server=client.base_url,
         price_region=settings.dashscope_region,
+        shape=shaping.shape,
     )
     pacer = Pacer(_limits(settings, model, rpm, tpm), concurrency)
     cache = None if no_cache else ResponseCache(cache_path(data))

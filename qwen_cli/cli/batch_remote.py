@@ -150,6 +150,10 @@ def submit(
     fmt: bi.Format = None,
     prompt_column: bi.PromptColumn = None,
     id_column: bi.IdColumn = None,
+    template: bi.TemplateName = None,
+    param: bi.Params = None,
+    schema: bi.Schema = None,
+    schema_multi: bi.SchemaMulti = None,
     model: o.Model = None,
     system: o.System = None,
     think: o.Think = None,
@@ -187,11 +191,11 @@ def submit(
     from qwen_cli.batch import jobs
     from qwen_cli.batch import submit as sub
 
-    ask = _ask(**locals())
+    ask, shaping = bi.shaping_for(_ask(**locals()), template, param, schema, schema_multi)
     window = sub.check_window(window)
     meta = sub.metadata(name, description)
     s, client = _open(ask)
-    found = bi.read_inputs(ask, s, file, files, fmt, prompt_column, id_column, strict)
+    found = bi.read_inputs(ask, s, file, files, fmt, prompt_column, id_column, strict, shaping)
     items = [(it.custom_id, it.body) for it in found.items]
     prep = sub.prepare(items, model=s.model, think=think)
     before = jobs.submitted_before(prep.sha256, client.base_url)
