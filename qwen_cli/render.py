@@ -543,9 +543,17 @@ def format_footer(
     return " · ".join(parts)
 
 
+# The styles of one-line notices, as SGR codes: a notice needs no rich (``qwen chat`` prints its
+# banner before the first prompt, and importing rich for it was a sixth of the start-up).
+_SGR = {"dim": "2", "bold": "1", "dim bold": "2;1", "yellow": "33", "red": "31", "green": "32"}
+
+
 def _print_line(text: str, *, err: TextIO, color: bool, style: str) -> None:
     text = shown(text, err)  # model names, titles, server messages: never obeyed
-    if color:
+    if color and style in _SGR:
+        err.write(f"\x1b[{_SGR[style]}m{text}\x1b[0m\n")
+        err.flush()
+    elif color:
         from rich.text import Text
 
         _console(err, terminal=True, color=True).print(Text(text, style=style), soft_wrap=True)

@@ -184,7 +184,8 @@ def test_a_sync_answer_does_not_load_asyncio() -> None:
 
 
 def test_chat_reaches_its_prompt_without_pydantic_or_httpx() -> None:
-    """Nothing is sent before the user types: the wire types and httpx load on the first send."""
+    """Nothing is sent before the user types: the wire types and httpx load on the first send,
+    and rich on the first answer (the banner is written with plain SGR codes)."""
     import os
     import pty
     import select
@@ -192,7 +193,7 @@ def test_chat_reaches_its_prompt_without_pydantic_or_httpx() -> None:
     code = (
         "import sys, prompt_toolkit\n"
         "def prompt(self, *a, **k):\n"
-        "    heavy = sorted(m for m in ('pydantic', 'httpx') if m in sys.modules)\n"
+        "    heavy = sorted(m for m in ('pydantic', 'httpx', 'rich') if m in sys.modules)\n"
         "    sys.stdout.write(f'LOADED {heavy}\\n'); sys.stdout.flush(); raise EOFError\n"
         "prompt_toolkit.PromptSession.prompt = prompt\n"
         "from qwen_cli.cli import main\n"
