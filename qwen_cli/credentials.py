@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import stat
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -147,6 +146,8 @@ def save(config_dir: Path, data: dict[str, Any]) -> Path:
         _make_dir(config_dir)
         real = real_path(config_dir)
         sweep(real.parent, older_than=STALE_TMP_SECONDS)
+        import tempfile  # only when writing: reading the file is every command's path
+
         fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX, dir=real.parent)
     except OSError as exc:
         where = f" (a link to {real_path(config_dir)})" if path.is_symlink() else ""
