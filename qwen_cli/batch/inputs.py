@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,8 +72,6 @@ class Defaults:
     model: str
     system: str | None = None
     params: dict[str, Any] = field(default_factory=dict)  # compatible-mode body fields
-    # a template's prompt around each prompt (lines in the Batch API's own shape are kept as given)
-    wrap: Callable[[str], str] | None = None
 
     def body(
         self, prompt: str, system: str | None = None, extra: dict[str, Any] | None = None
@@ -82,7 +80,7 @@ class Defaults:
         sys_text = system if system is not None else self.system
         if sys_text:
             messages.append({"role": "system", "content": sys_text})
-        messages.append({"role": "user", "content": self.wrap(prompt) if self.wrap else prompt})
+        messages.append({"role": "user", "content": prompt})
         return self.complete({"messages": messages, **(extra or {})})
 
     def complete(self, body: dict[str, Any]) -> dict[str, Any]:

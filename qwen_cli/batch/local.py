@@ -45,8 +45,7 @@ if TYPE_CHECKING:
     from qwen_cli.batch.inputs import BatchItem
     from qwen_cli.batch.ratelimit import Pacer
     from qwen_cli.client import Qwen
-    from qwen_cli.schema import Shape, Violation
-    from qwen_cli.types import AnswerResult, ChatRequest, Usage
+    from qwen_cli.types import ChatRequest
 
 MAX_RATE_LIMITED = 10  # 429s one request may meet before it is recorded as failed
 _SKIP_KEYS = frozenset({"model", "messages", "stream", "stream_options"})
@@ -95,7 +94,6 @@ class Job:
     retries: int = 2  # connection errors and 5xx: tries after the first
     server: str = ""  # the base URL: part of the cache key
     price_region: str | None = None
-    shape: Shape | None = None  # --schema: each answer is checked, repaired once, or failed
 
 
 def open_state(job: Job) -> tuple[RunState, bool]:
@@ -186,30 +184,6 @@ class Runner:
         self.counts.currency = got.symbol
         return got.amount
 
-    async def _checked(
-        self, client: Qwen, req: ChatRequest, first: AnswerResult, shape: Shape
-    ) -> AnswerResult | dict[str, Any]:
-        """The answer that matches ``shape``: ``first``, or the one repair request's (its usage
-        the two added); a failure line when the repair does not match either."""
-        from qwen_cli.schema import check
-        from qwen_cli.types import Usage
-
-        _, problems = check(first.content, shape.schema)
-        if not problems:
-            return first
-        fixed = await _ask_to_fix(client, req, first.content, problems)
-        fixed.usage = _sum(first.usage or Usage(), fixed.usage)
-        _, again = check(fixed.content, shape.schema)
-        if not again:
-            return fixed
-        worst = again[0]
-        return {
-            "answer": fixed.content,  # paid for: kept in the line
-            "error": {"status": None, "code": "schema_mismatch", "message": str(worst), "path": worst.path},
-            "usage": fixed.usage.model_dump(exclude_none=True),
-            "cached": False,
-        }
-
     async def worker(self, queue: asyncio.Queue[tuple[BatchItem, str] | None], client: Qwen) -> None:
         while True:
             entry = await queue.get()
@@ -285,23 +259,11 @@ class Runner:
                 r = completion.result
                 usage = r.usage or Usage()
                 self.pacer.settle(estimate, usage.total_tokens)
-                if self.job.shape is not None:
-                    checked = await self._checked(client, req, r, self.job.shape)
-                    if isinstance(checked, dict):  # still invalid after one repair: a failure
-                        line = {"custom_id": item.custom_id, **checked}
-                        self._write(item.custom_id, digest, FAILED, attempts, line)
-                        c.failed += 1
-                        return
-                    r, usage = checked, checked.usage or usage
                 answer: dict[str, Any] = {"answer": r.content}
                 if r.reasoning:
                     answer["reasoning"] = r.reasoning
                 if r.tool_calls:
                     answer["tool_calls"] = [t.model_dump() for t in r.tool_calls]
-                if self.job.shape is not None:
-                    from qwen_cli.schema import extract
-
-                    answer["data"] = extract(r.content)
                 answer.update(
                     finish_reason=r.finish_reason,
                     model=r.model or req.model,
@@ -325,38 +287,6 @@ class Runner:
             self._write(item.custom_id, digest, FAILED, attempts, error_line(item.custom_id, failure))
             c.failed += 1
             return
-
-
-async def _ask_to_fix(
-    client: Qwen, req: ChatRequest, content: str, problems: list[Violation]
-) -> AnswerResult:
-    """One more request on the same model: the violations and the answer, as complete's repair."""
-    from qwen_cli.schema import repair_text
-    from qwen_cli.types import Message
-
-    messages = [
-        *req.messages,
-        Message(role="assistant", content=content),
-        Message(role="user", content=repair_text(content, problems)),
-    ]
-    fixed = req.model_copy(update={"messages": messages})
-    if fixed.stream:
-        async with await client.chat.astream(fixed) as s:
-            return (await s.until_done()).result
-    return (await client.chat.acomplete(fixed)).result
-
-
-def _sum(a: Usage, b: Usage | None) -> Usage:
-    """Both answers' tokens: the repair was paid for too."""
-    if b is None:
-        return a
-    return a.model_copy(
-        update={
-            "prompt_tokens": a.prompt_tokens + b.prompt_tokens,
-            "completion_tokens": a.completion_tokens + b.completion_tokens,
-            "total_tokens": a.total_tokens + b.total_tokens,
-        }
-    )
 
 
 def run(

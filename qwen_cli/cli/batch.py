@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from qwen_cli.cli import batch_inputs as bi
 from qwen_cli.cli import options as o
 from qwen_cli.cli.batch_inputs import File, Files, Format, IdColumn, PromptColumn, Strict, read_inputs
 from qwen_cli.errors import EXIT_INTERRUPTED, QwenAPIError, UsageError
@@ -170,10 +169,6 @@ def plan(
     rpm: Rpm = None,
     tpm: Tpm = None,
     json: PlanJson = False,
-    template: bi.TemplateName = None,
-    param: bi.Params = None,
-    schema: bi.Schema = None,
-    schema_multi: bi.SchemaMulti = None,
     model: o.Model = None,
     system: o.System = None,
     temperature: o.Temperature = None,
@@ -195,9 +190,9 @@ def plan(
     """
     from qwen_cli.cli import answer
 
-    ask, shaping = bi.shaping_for(_ask(**locals()), template, param, schema, schema_multi)
+    ask = _ask(**locals())
     settings = answer.settings_for(ask)
-    found = _inputs_for_plan(ask, settings, file, files, fmt, prompt_column, id_column, strict, shaping)
+    found = _inputs_for_plan(ask, settings, file, files, fmt, prompt_column, id_column, strict)
     _show_plan(found, settings, ask.model or settings.model, rpm, tpm, json)
 
 
@@ -210,7 +205,6 @@ def _inputs_for_plan(
     prompt_column: str | None,
     id_column: str | None,
     strict: bool,
-    shaping: bi.Shaping | None = None,
 ) -> Inputs:
     """The inputs for a plan: problems are part of what it shows, not warnings."""
     import contextlib
@@ -219,14 +213,14 @@ def _inputs_for_plan(
     if not strict:
         with contextlib.redirect_stderr(io.StringIO()):
             try:
-                return read_inputs(ask, settings, file, files, fmt, prompt_column, id_column, strict, shaping)
+                return read_inputs(ask, settings, file, files, fmt, prompt_column, id_column, strict)
             except UsageError as err:
                 if "no request can be sent" not in err.message:
                     raise
         from qwen_cli.batch.inputs import Inputs
 
         return Inputs(str(file or files))  # nothing sendable: the plan still lists the problems
-    return read_inputs(ask, settings, file, files, fmt, prompt_column, id_column, strict, shaping)
+    return read_inputs(ask, settings, file, files, fmt, prompt_column, id_column, strict)
 
 
 @app.command()
@@ -247,10 +241,6 @@ def run(
     retry_failed: RetryFailed = False,
     no_cache: NoCache = False,
     dry_run: DryRun = False,
-    template: bi.TemplateName = None,
-    param: bi.Params = None,
-    schema: bi.Schema = None,
-    schema_multi: bi.SchemaMulti = None,
     model: o.Model = None,
     system: o.System = None,
     temperature: o.Temperature = None,
@@ -296,10 +286,6 @@ def resume(
     ordered: Ordered = False,
     retry_failed: RetryFailed = False,
     no_cache: NoCache = False,
-    template: bi.TemplateName = None,
-    param: bi.Params = None,
-    schema: bi.Schema = None,
-    schema_multi: bi.SchemaMulti = None,
     model: o.Model = None,
     system: o.System = None,
     temperature: o.Temperature = None,
@@ -362,20 +348,14 @@ def _run(
         raise UsageError(
             "--append resumes the output, --force replaces it", hint="give one of them, not both"
         )
-    ask, shaping = bi.shaping_for(
-        _ask(**kw),
-        kw.get("template"),  # type: ignore[arg-type]
-        kw.get("param"),  # type: ignore[arg-type]
-        kw.get("schema"),  # type: ignore[arg-type]
-        kw.get("schema_multi"),  # type: ignore[arg-type]
-    )
+    ask = _ask(**kw)
     settings = answer.settings_for(ask)
     model = ask.model or settings.model
     if dry_run:
-        found = _inputs_for_plan(ask, settings, file, files, fmt, prompt_column, id_column, strict, shaping)
+        found = _inputs_for_plan(ask, settings, file, files, fmt, prompt_column, id_column, strict)
         _show_plan(found, settings, model, rpm, tpm, False)
         return
-    found = read_inputs(ask, settings, file, files, fmt, prompt_column, id_column, strict, shaping)
+    found = read_inputs(ask, settings, file, files, fmt, prompt_column, id_column, strict)
     if output.is_dir():
         raise UsageError(f"{output} is a directory", hint="-o names the results file, e.g. -o results.jsonl")
     retries = settings.max_retries
@@ -394,7 +374,6 @@ def _run(
         retries=retries,
         server=client.base_url,
         price_region=settings.dashscope_region,
-        shape=shaping.shape,
     )
     pacer = Pacer(_limits(settings, model, rpm, tpm), concurrency)
     cache = None if no_cache else ResponseCache(cache_path(data))

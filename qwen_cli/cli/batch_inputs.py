@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from qwen_cli.cli import options as o
-
-# --template/-T, -p, --schema and --schema-multi, as complete has them
-from qwen_cli.cli.schema_options import Schema as Schema
-from qwen_cli.cli.schema_options import SchemaMulti as SchemaMulti
-from qwen_cli.cli.template_options import Params as Params
-from qwen_cli.cli.template_options import TemplateName as TemplateName
 from qwen_cli.errors import UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from qwen_cli.batch.inputs import Inputs
     from qwen_cli.config import Settings
-    from qwen_cli.schema import Shape
 
 INPUT = "Input"
 
@@ -63,47 +53,6 @@ Strict = Annotated[
 ]
 
 
-@dataclass(frozen=True)
-class Shaping:
-    """What a template and a schema do to every request of a batch."""
-
-    wrap: Callable[[str], str] | None = None  # the template's prompt around each line's prompt
-    shape: Shape | None = None  # each answer must match it (run checks and repairs once)
-
-
-def shaping_for(
-    ask: o.Ask,
-    template: str | None,
-    params: list[str] | None,
-    schema: str | None,
-    schema_multi: str | None,
-) -> tuple[o.Ask, Shaping]:
-    """``ask`` with the template's values where the command line gave none, and the shaping of
-    each request. A template's ``schema`` is taken as ``--schema``; its shell, code and extract
-    modes are for one answer on a terminal, not for a file of requests."""
-    from qwen_cli.cli import schema_options as so
-    from qwen_cli.cli import template_options as tpl
-
-    ask, applied = tpl.apply(ask, template, params)
-    modes = [m for m in ("shell", "code", "extract") if applied.modes.get(m)]
-    if modes:
-        raise UsageError(
-            f"template {template!r} asks for --{modes[0]}, which qwen batch does not do",
-            hint="use a template without shell, code or extract, or qwen complete for one answer",
-        )
-    if schema is None and schema_multi is None and applied.modes.get("schema"):
-        schema = str(applied.modes["schema"])
-    shape = so.shape_of(schema, schema_multi)
-    wrap = None
-    if applied.template is not None:
-        message = applied.message
-
-        def wrap(prompt: str) -> str:
-            return message(prompt) or prompt
-
-    return ask, Shaping(wrap, shape)
-
-
 def read_inputs(
     ask: o.Ask,
     settings: Settings,
@@ -113,7 +62,6 @@ def read_inputs(
     prompt_column: str | None,
     id_column: str | None,
     strict: bool,
-    shaping: Shaping | None = None,
 ) -> Inputs:
     """The requests of FILE (or of --files DIR) with the command's model, system prompt and
     sampling as defaults (thinking always said, off unless asked); bad lines are warned about
@@ -133,27 +81,17 @@ def read_inputs(
         )
     if fmt is not None and fmt not in FORMATS:
         raise UsageError(f"unknown --format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
-    shaping = shaping or Shaping()
     sampling = ask.sampling()
     # thinking is always said, on or off: newer models think unless told not to, and bill for it
     sampling = replace(sampling, think=bool(sampling.think or sampling.thinking_budget))
     model = ask.model or settings.model
-    system = ask.system
-    fields = sampling.params()
-    if shaping.shape is not None:  # as complete asks: the schema's format, thinking off
-        from qwen_cli import catalog
-        from qwen_cli.engine.structured import system_for
-        from qwen_cli.schema import response_format
-
-        spec = catalog.lookup(model)
-        fields.update(enable_thinking=False, thinking_budget=None, json_mode=False)
-        fields["response_format"] = response_format(shaping.shape, spec)
-        system = system_for(system, shaping.shape, spec)
-    body = chat_body(ChatRequest(model=model, messages=[], stream=False, params=ChatParams(**fields)))
+    body = chat_body(
+        ChatRequest(model=model, messages=[], stream=False, params=ChatParams(**sampling.params()))
+    )
     params = {k: v for k, v in body.items() if k not in ("model", "messages", "stream")}
     found = read_items(
         file,
-        Defaults(model=model, system=system, params=params, wrap=shaping.wrap),
+        Defaults(model=model, system=ask.system, params=params),
         fmt=fmt,
         prompt_column=prompt_column,
         id_column=id_column,

@@ -150,10 +150,6 @@ def submit(
     fmt: bi.Format = None,
     prompt_column: bi.PromptColumn = None,
     id_column: bi.IdColumn = None,
-    template: bi.TemplateName = None,
-    param: bi.Params = None,
-    schema: bi.Schema = None,
-    schema_multi: bi.SchemaMulti = None,
     model: o.Model = None,
     system: o.System = None,
     think: o.Think = None,
@@ -191,11 +187,11 @@ def submit(
     from qwen_cli.batch import jobs
     from qwen_cli.batch import submit as sub
 
-    ask, shaping = bi.shaping_for(_ask(**locals()), template, param, schema, schema_multi)
+    ask = _ask(**locals())
     window = sub.check_window(window)
     meta = sub.metadata(name, description)
     s, client = _open(ask)
-    found = bi.read_inputs(ask, s, file, files, fmt, prompt_column, id_column, strict, shaping)
+    found = bi.read_inputs(ask, s, file, files, fmt, prompt_column, id_column, strict)
     items = [(it.custom_id, it.body) for it in found.items]
     prep = sub.prepare(items, model=s.model, think=think)
     before = jobs.submitted_before(prep.sha256, client.base_url)
