@@ -14,6 +14,8 @@ import typer
 
 from qwen_cli.cli import batch_inputs as bi
 from qwen_cli.cli import options as o
+from qwen_cli.cli import schema_options as so
+from qwen_cli.cli import template_options as tpl
 from qwen_cli.errors import EXIT_INTERRUPTED, QwenAPIError, UsageError
 from qwen_cli.safetext import shown
 
@@ -167,6 +169,10 @@ def submit(
     timeout: o.Timeout = None,
     connect_timeout: o.ConnectTimeout = None,
     max_retries: o.MaxRetries = None,
+    template: tpl.TemplateName = None,
+    param: tpl.Params = None,
+    schema: so.Schema = None,
+    schema_multi: so.SchemaMulti = None,
     debug: o.Debug = False,
 ) -> None:
     """Submit a file of requests to DashScope's Batch API (half price, done within --window).
@@ -186,12 +192,13 @@ def submit(
     """
     from qwen_cli.batch import jobs
     from qwen_cli.batch import submit as sub
+    from qwen_cli.cli.batch_opts import resolve
 
-    ask = _ask(**locals())
+    ask, opts = resolve(_ask(**locals()), template, param, schema, schema_multi)
     window = sub.check_window(window)
     meta = sub.metadata(name, description)
     s, client = _open(ask)
-    found = bi.read_inputs(ask, s, file, files, fmt, prompt_column, id_column, strict)
+    found = bi.read_inputs(ask, s, file, files, fmt, prompt_column, id_column, strict, opts)
     items = [(it.custom_id, it.body) for it in found.items]
     prep = sub.prepare(items, model=s.model, think=think)
     before = jobs.submitted_before(prep.sha256, client.base_url)
