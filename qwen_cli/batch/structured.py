@@ -11,7 +11,7 @@ keeps the raw answer and the tokens of both requests.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from qwen_cli.errors import QwenAPIError
 
 if TYPE_CHECKING:
+    from qwen_cli.batch.results import Tally
     from qwen_cli.schema import Shape
     from qwen_cli.types import AnswerResult, Usage
 
@@ -90,3 +91,34 @@ def _fields(answers: list[AnswerResult], data: Any) -> dict[str, Any]:
         out["repaired"] = True
         out["first_answer"] = answers[0].content  # paid for: kept
     return out
+
+
+def checked_lines(
+    results: Iterator[dict[str, Any]], schema: dict[str, Any], tally: Tally
+) -> Iterator[dict[str, Any]]:
+    """``qwen batch fetch`` of a batch submitted with ``--schema``: each answer checked against
+    the schema remembered with the job (no repair: the Batch API has answered already). A valid
+    answer gets its ``data``; an invalid one becomes a failure naming the first violation's
+    JSON path, its raw answer kept."""
+    from qwen_cli.schema import check
+
+    for r in results:
+        answer = r.get("answer")
+        if r.get("error") is not None or not isinstance(answer, str):
+            yield r
+            continue
+        data, problems = check(answer, schema)
+        if not problems:
+            yield {**r, "data": data}
+            continue
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        message = f"the answer does not match the schema: {first}{more}"
+        tally.ok -= 1
+        tally.failed += 1
+        tally.failed_ids.append(str(r.get("custom_id")))
+        yield {
+            **r,
+            "data": None,
+            "error": {"code": "schema_mismatch", "message": message, "path": first.path},
+        }

@@ -89,11 +89,10 @@ def read_inputs(
     sampling = replace(sampling, think=bool(sampling.think or sampling.thinking_budget))
     model = ask.model or settings.model
     shape = opts.shape if opts is not None else None
-    if shape is not None:
-        from qwen_cli import catalog
-        from qwen_cli.engine.structured import sampling_for
-
-        sampling = sampling_for(sampling, shape, catalog.lookup(model), _note)
+    if shape is not None:  # structured output: thinking off, for every line's model (batch_opts.shaped)
+        if sampling.think or sampling.thinking_budget:
+            _note("note: structured output is asked with thinking off (--schema)")
+        sampling = replace(sampling, think=False, thinking_budget=None)
     body = chat_body(
         ChatRequest(model=model, messages=[], stream=False, params=ChatParams(**sampling.params()))
     )

@@ -231,6 +231,7 @@ def submit(
                     parts=n,
                     input_file_id=uploaded.id,
                     status=batch.status,
+                    schema=opts.shape.schema if opts.shape is not None else None,
                 ),
                 ids,
             )
