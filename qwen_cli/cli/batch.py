@@ -280,6 +280,10 @@ def run(
     only what has no answer yet; identical requests answered before come
     from the cache, free.
 
+    --template wraps each line's prompt ($input) and fills unset options; a
+    {"custom_id", "body"} line is sent as written. --schema: each answer is
+    checked, repaired once, and its line gets "data" (or a schema_mismatch error).
+
     Example: qwen batch run prompts.jsonl -o results.jsonl -j 16 --no-think
     """
     _run(**locals())

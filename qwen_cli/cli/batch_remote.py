@@ -182,7 +182,8 @@ def submit(
     --prompt-column, or --files DIR. -m, -s and --think/--no-think fill in what a line does
     not say (thinking is always sent, off unless --think). One model a file; over 50,000
     requests or 500 MB the file is split into several batches. Prints each batch's id; the
-    batch is remembered here, for fetch.
+    batch is remembered here, for fetch. --template wraps each prompt line's prompt (a
+    {"custom_id", "body"} line is sent as written); with --schema, fetch checks each answer.
 
     Examples:
 
