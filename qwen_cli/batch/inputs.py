@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,7 @@ class Defaults:
     model: str
     system: str | None = None
     params: dict[str, Any] = field(default_factory=dict)  # compatible-mode body fields
+    wrap: Callable[[str], str] | None = None  # a template's prompt around each prompt (not "body" lines)
 
     def body(
         self, prompt: str, system: str | None = None, extra: dict[str, Any] | None = None
@@ -80,7 +81,7 @@ class Defaults:
         sys_text = system if system is not None else self.system
         if sys_text:
             messages.append({"role": "system", "content": sys_text})
-        messages.append({"role": "user", "content": prompt})
+        messages.append({"role": "user", "content": self.wrap(prompt) if self.wrap else prompt})
         return self.complete({"messages": messages, **(extra or {})})
 
     def complete(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from qwen_cli.errors import StoreError
 
@@ -34,6 +35,7 @@ class Job:
     input_file_id: str = ""
     status: str = "validating"
     created_at: float = field(default_factory=time.time)
+    schema: dict[str, Any] | None = None  # --schema: fetch checks each answer against it
 
 
 def _dir() -> Path:

@@ -44,8 +44,10 @@ if TYPE_CHECKING:
     from qwen_cli.batch.cache import ResponseCache
     from qwen_cli.batch.inputs import BatchItem
     from qwen_cli.batch.ratelimit import Pacer
+    from qwen_cli.batch.structured import Outcome
     from qwen_cli.client import Qwen
-    from qwen_cli.types import ChatRequest
+    from qwen_cli.schema import Shape
+    from qwen_cli.types import AnswerResult, ChatRequest
 
 MAX_RATE_LIMITED = 10  # 429s one request may meet before it is recorded as failed
 _SKIP_KEYS = frozenset({"model", "messages", "stream", "stream_options"})
@@ -94,6 +96,7 @@ class Job:
     retries: int = 2  # connection errors and 5xx: tries after the first
     server: str = ""  # the base URL: part of the cache key
     price_region: str | None = None
+    shape: Shape | None = None  # --schema: each answer checked, repaired once (batch/structured.py)
 
 
 def open_state(job: Job) -> tuple[RunState, bool]:
@@ -260,6 +263,10 @@ class Runner:
                 usage = r.usage or Usage()
                 self.pacer.settle(estimate, usage.total_tokens)
                 answer: dict[str, Any] = {"answer": r.content}
+                shaped = None
+                if self.job.shape is not None:  # checked, repaired once (batch/structured.py)
+                    shaped = await self.structured(client, req, r, estimate)
+                    answer, usage = shaped.fields, shaped.usage
                 if r.reasoning:
                     answer["reasoning"] = r.reasoning
                 if r.tool_calls:
@@ -270,6 +277,20 @@ class Runner:
                     usage=usage.model_dump(exclude_none=True),
                     error=None,
                 )
+                if shaped is not None and shaped.error is not None:
+                    answer["error"] = shaped.error
+                    self._write(
+                        item.custom_id,
+                        digest,
+                        FAILED,
+                        attempts,
+                        {"custom_id": item.custom_id, **answer, "cached": False},
+                    )
+                    c.failed += 1
+                    c.prompt_tokens += usage.prompt_tokens
+                    c.completion_tokens += usage.completion_tokens
+                    c.cost += self._price(answer["model"], usage)
+                    return
                 self._write(
                     item.custom_id,
                     digest,
@@ -287,6 +308,26 @@ class Runner:
             self._write(item.custom_id, digest, FAILED, attempts, error_line(item.custom_id, failure))
             c.failed += 1
             return
+
+    async def structured(self, client: Qwen, req: ChatRequest, first: AnswerResult, estimate: int) -> Outcome:
+        """``first`` checked against the job's schema; the one repair request is paced too."""
+        from qwen_cli.batch.structured import settle
+        from qwen_cli.types import Message
+
+        async def repair(text: str) -> AnswerResult:
+            more = [Message(role="assistant", content=first.content), Message(role="user", content=text)]
+            again = req.model_copy(update={"messages": [*req.messages, *more]})
+            await self.pacer.acquire(estimate + len(first.content) // 2)
+            try:
+                if again.stream:
+                    async with await client.chat.astream(again) as s:
+                        return (await s.until_done()).result
+                return (await client.chat.acomplete(again)).result
+            finally:
+                self.pacer.release()
+
+        assert self.job.shape is not None
+        return await settle(self.job.shape, first, repair, req.model)
 
 
 def run(

@@ -91,6 +91,9 @@ def make_plan(inputs: Inputs, limits: Limits, region: str | None) -> Plan:
                 n += message_tokens(Message.model_validate(m))
             except ValueError:
                 n += MESSAGE_OVERHEAD + estimate_tokens(json.dumps(m, ensure_ascii=False))
+        shape = item.body.get("response_format")
+        if isinstance(shape, dict) and isinstance(shape.get("json_schema"), dict):  # read as input [INF]
+            n += estimate_tokens(json.dumps(shape["json_schema"], ensure_ascii=False))
         limit = item.body.get("max_tokens")
         bounded = isinstance(limit, int) and not isinstance(limit, bool) and limit > 0
         out = limit if bounded and isinstance(limit, int) else ASSUMED_OUTPUT

@@ -13,11 +13,14 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from qwen_cli.cli import options as o
+from qwen_cli.cli import schema_options as so
+from qwen_cli.cli import template_options as tpl
 from qwen_cli.cli.batch_inputs import File, Files, Format, IdColumn, PromptColumn, Strict, read_inputs
 from qwen_cli.errors import EXIT_INTERRUPTED, QwenAPIError, UsageError
 
 if TYPE_CHECKING:
     from qwen_cli.batch.inputs import Inputs
+    from qwen_cli.cli.batch_opts import BatchOpts
     from qwen_cli.config import Settings
 
 app = typer.Typer(
@@ -182,6 +185,10 @@ def plan(
     provider: o.Provider = None,
     region: o.Region = None,
     base_url: o.BaseURL = None,
+    template: tpl.TemplateName = None,
+    param: tpl.Params = None,
+    schema: so.Schema = None,
+    schema_multi: so.SchemaMulti = None,
     debug: o.Debug = False,
 ) -> None:
     """Count requests, tokens, cost and time, and find problems; send nothing.
@@ -189,10 +196,11 @@ def plan(
     Example: qwen batch plan prompts.jsonl -m qwen-plus --max-tokens 300
     """
     from qwen_cli.cli import answer
+    from qwen_cli.cli.batch_opts import resolve
 
-    ask = _ask(**locals())
+    ask, opts = resolve(_ask(**locals()), template, param, schema, schema_multi)
     settings = answer.settings_for(ask)
-    found = _inputs_for_plan(ask, settings, file, files, fmt, prompt_column, id_column, strict)
+    found = _inputs_for_plan(ask, settings, file, files, fmt, prompt_column, id_column, strict, opts)
     _show_plan(found, settings, ask.model or settings.model, rpm, tpm, json)
 
 
@@ -205,6 +213,7 @@ def _inputs_for_plan(
     prompt_column: str | None,
     id_column: str | None,
     strict: bool,
+    opts: BatchOpts | None = None,
 ) -> Inputs:
     """The inputs for a plan: problems are part of what it shows, not warnings."""
     import contextlib
@@ -213,14 +222,14 @@ def _inputs_for_plan(
     if not strict:
         with contextlib.redirect_stderr(io.StringIO()):
             try:
-                return read_inputs(ask, settings, file, files, fmt, prompt_column, id_column, strict)
+                return read_inputs(ask, settings, file, files, fmt, prompt_column, id_column, strict, opts)
             except UsageError as err:
                 if "no request can be sent" not in err.message:
                     raise
         from qwen_cli.batch.inputs import Inputs
 
         return Inputs(str(file or files))  # nothing sendable: the plan still lists the problems
-    return read_inputs(ask, settings, file, files, fmt, prompt_column, id_column, strict)
+    return read_inputs(ask, settings, file, files, fmt, prompt_column, id_column, strict, opts)
 
 
 @app.command()
@@ -258,6 +267,10 @@ def run(
     timeout: o.Timeout = None,
     connect_timeout: o.ConnectTimeout = None,
     max_retries: o.MaxRetries = None,
+    template: tpl.TemplateName = None,
+    param: tpl.Params = None,
+    schema: so.Schema = None,
+    schema_multi: so.SchemaMulti = None,
     debug: o.Debug = False,
 ) -> None:
     """Send every request from this machine, concurrently, resumably.
@@ -266,6 +279,10 @@ def run(
     usage, error). Interrupted (Ctrl-C, kill)? The same command again sends
     only what has no answer yet; identical requests answered before come
     from the cache, free.
+
+    --template wraps each line's prompt ($input) and fills unset options; a
+    {"custom_id", "body"} line is sent as written. --schema: each answer is
+    checked, repaired once, and its line gets "data" (or a schema_mismatch error).
 
     Example: qwen batch run prompts.jsonl -o results.jsonl -j 16 --no-think
     """
@@ -303,6 +320,10 @@ def resume(
     timeout: o.Timeout = None,
     connect_timeout: o.ConnectTimeout = None,
     max_retries: o.MaxRetries = None,
+    template: tpl.TemplateName = None,
+    param: tpl.Params = None,
+    schema: so.Schema = None,
+    schema_multi: so.SchemaMulti = None,
     debug: o.Debug = False,
 ) -> None:
     """Finish an interrupted run: send only the requests with no answer in -o FILE.
@@ -348,14 +369,16 @@ def _run(
         raise UsageError(
             "--append resumes the output, --force replaces it", hint="give one of them, not both"
         )
-    ask = _ask(**kw)
+    from qwen_cli.cli.batch_opts import resolve
+
+    ask, opts = resolve(_ask(**kw), *(kw.get(k) for k in ("template", "param", "schema", "schema_multi")))  # type: ignore[arg-type]
     settings = answer.settings_for(ask)
     model = ask.model or settings.model
     if dry_run:
-        found = _inputs_for_plan(ask, settings, file, files, fmt, prompt_column, id_column, strict)
+        found = _inputs_for_plan(ask, settings, file, files, fmt, prompt_column, id_column, strict, opts)
         _show_plan(found, settings, model, rpm, tpm, False)
         return
-    found = read_inputs(ask, settings, file, files, fmt, prompt_column, id_column, strict)
+    found = read_inputs(ask, settings, file, files, fmt, prompt_column, id_column, strict, opts)
     if output.is_dir():
         raise UsageError(f"{output} is a directory", hint="-o names the results file, e.g. -o results.jsonl")
     retries = settings.max_retries
@@ -374,6 +397,7 @@ def _run(
         retries=retries,
         server=client.base_url,
         price_region=settings.dashscope_region,
+        shape=opts.shape,
     )
     pacer = Pacer(_limits(settings, model, rpm, tpm), concurrency)
     cache = None if no_cache else ResponseCache(cache_path(data))

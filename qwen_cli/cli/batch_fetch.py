@@ -51,6 +51,11 @@ def run(ask: Ask, client: Qwen, b: BatchInfo, output: str) -> None:
     if jobs.find(b.id) is None:
         _note(ask, f"{b.id} was not submitted from here: requests without any result cannot be named")
     results, tally = _results(client, b)
+    job = jobs.find(b.id)
+    if job is not None and job.schema is not None:  # submitted with --schema: each answer checked
+        from qwen_cli.batch.structured import checked_lines
+
+        results = checked_lines(results, job.schema, tally)
     if output == "-":
         for r in results:
             sys.stdout.write(shown(dumps(r), sys.stdout, json=True))

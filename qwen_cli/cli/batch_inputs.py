@@ -13,6 +13,7 @@ from qwen_cli.errors import UsageError
 
 if TYPE_CHECKING:
     from qwen_cli.batch.inputs import Inputs
+    from qwen_cli.cli.batch_opts import BatchOpts
     from qwen_cli.config import Settings
 
 INPUT = "Input"
@@ -62,10 +63,12 @@ def read_inputs(
     prompt_column: str | None,
     id_column: str | None,
     strict: bool,
+    opts: BatchOpts | None = None,
 ) -> Inputs:
     """The requests of FILE (or of --files DIR) with the command's model, system prompt and
     sampling as defaults (thinking always said, off unless asked); bad lines are warned about
-    and left out, or stop everything with ``strict``. Shared by ``run``, ``plan`` and ``submit``."""
+    and left out, or stop everything with ``strict``. Shared by ``run``, ``plan`` and ``submit``.
+    ``opts``: a template's prompt around each prompt, a schema asked of each body (batch_opts)."""
     from dataclasses import replace
 
     from qwen_cli.batch.inputs import FORMATS, Defaults, read_items
@@ -85,18 +88,27 @@ def read_inputs(
     # thinking is always said, on or off: newer models think unless told not to, and bill for it
     sampling = replace(sampling, think=bool(sampling.think or sampling.thinking_budget))
     model = ask.model or settings.model
+    shape = opts.shape if opts is not None else None
+    if shape is not None:  # structured output: thinking off, for every line's model (batch_opts.shaped)
+        if sampling.think or sampling.thinking_budget:
+            _note("note: structured output is asked with thinking off (--schema)")
+        sampling = replace(sampling, think=False, thinking_budget=None)
     body = chat_body(
         ChatRequest(model=model, messages=[], stream=False, params=ChatParams(**sampling.params()))
     )
     params = {k: v for k, v in body.items() if k not in ("model", "messages", "stream")}
     found = read_items(
         file,
-        Defaults(model=model, system=ask.system, params=params),
+        Defaults(model=model, system=ask.system, params=params, wrap=opts.wrap if opts else None),
         fmt=fmt,
         prompt_column=prompt_column,
         id_column=id_column,
         files_dir=files,
     )
+    if shape is not None:
+        from qwen_cli.cli.batch_opts import shaped
+
+        found.items = [replace(it, body=shaped(it.body, shape)) for it in found.items]
     if found.problems and strict:
         line, why = found.problems[0].line, found.problems[0].message
         raise UsageError(
@@ -110,3 +122,7 @@ def read_inputs(
             hint="the lines above say why (qwen batch plan FILE too)",
         )
     return found
+
+
+def _note(line: str) -> None:
+    sys.stderr.write(f"qwen: {line}\n")

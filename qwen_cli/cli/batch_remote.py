@@ -14,6 +14,8 @@ import typer
 
 from qwen_cli.cli import batch_inputs as bi
 from qwen_cli.cli import options as o
+from qwen_cli.cli import schema_options as so
+from qwen_cli.cli import template_options as tpl
 from qwen_cli.errors import EXIT_INTERRUPTED, QwenAPIError, UsageError
 from qwen_cli.safetext import shown
 
@@ -167,6 +169,10 @@ def submit(
     timeout: o.Timeout = None,
     connect_timeout: o.ConnectTimeout = None,
     max_retries: o.MaxRetries = None,
+    template: tpl.TemplateName = None,
+    param: tpl.Params = None,
+    schema: so.Schema = None,
+    schema_multi: so.SchemaMulti = None,
     debug: o.Debug = False,
 ) -> None:
     """Submit a file of requests to DashScope's Batch API (half price, done within --window).
@@ -176,7 +182,8 @@ def submit(
     --prompt-column, or --files DIR. -m, -s and --think/--no-think fill in what a line does
     not say (thinking is always sent, off unless --think). One model a file; over 50,000
     requests or 500 MB the file is split into several batches. Prints each batch's id; the
-    batch is remembered here, for fetch.
+    batch is remembered here, for fetch. --template wraps each prompt line's prompt (a
+    {"custom_id", "body"} line is sent as written); with --schema, fetch checks each answer.
 
     Examples:
 
@@ -186,12 +193,13 @@ def submit(
     """
     from qwen_cli.batch import jobs
     from qwen_cli.batch import submit as sub
+    from qwen_cli.cli.batch_opts import resolve
 
-    ask = _ask(**locals())
+    ask, opts = resolve(_ask(**locals()), template, param, schema, schema_multi)
     window = sub.check_window(window)
     meta = sub.metadata(name, description)
     s, client = _open(ask)
-    found = bi.read_inputs(ask, s, file, files, fmt, prompt_column, id_column, strict)
+    found = bi.read_inputs(ask, s, file, files, fmt, prompt_column, id_column, strict, opts)
     items = [(it.custom_id, it.body) for it in found.items]
     prep = sub.prepare(items, model=s.model, think=think)
     before = jobs.submitted_before(prep.sha256, client.base_url)
@@ -224,6 +232,7 @@ def submit(
                     parts=n,
                     input_file_id=uploaded.id,
                     status=batch.status,
+                    schema=opts.shape.schema if opts.shape is not None else None,
                 ),
                 ids,
             )
