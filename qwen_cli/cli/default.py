@@ -131,13 +131,12 @@ def _value(s: Any, name: str) -> str:
 
 def _list() -> None:
     from qwen_cli import config
-    from qwen_cli.cli.templates import columns
-    from qwen_cli.safetext import shown
+    from qwen_cli.cli.tables import print_table
 
     s = config.resolve()
-    rows = [("SETTING", "VALUE", "FROM")] if sys.stdout.isatty() else []
-    rows += [(n, _value(s, n), s.source(n)) for n in config.ENV_NAMES]
-    sys.stdout.write(shown(columns(rows), sys.stdout))
+    rows = [(n, _value(s, n), s.source(n)) for n in config.ENV_NAMES]
+    # one line a setting: a long value gives way (`qwen default NAME` prints it whole)
+    print_table(("SETTING", "VALUE", "FROM"), rows, wide=1)
 
 
 def _show(name: str) -> None:

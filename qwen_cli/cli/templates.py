@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -38,25 +37,6 @@ def _cdir() -> Path:
     return config.config_dir()
 
 
-def columns(rows: Sequence[tuple[str, ...]]) -> str:
-    """Rows as aligned columns on a terminal, tab-separated in a pipe."""
-    if not sys.stdout.isatty():
-        return "".join("\t".join(r) + "\n" for r in rows)
-    import shutil
-
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    room = max(10, shutil.get_terminal_size().columns - sum(widths) - 2 * len(widths) - 1)
-    return "".join(
-        "  ".join([*(c.ljust(w) for c, w in zip(r, widths, strict=False)), _cut(r[-1], room)]).rstrip() + "\n"
-        for r in rows
-    )
-
-
-def _cut(text: str, width: int) -> str:
-    """The last column within the terminal's width: one row per line."""
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 @app.callback(invoke_without_command=True)
 def templates_(ctx: typer.Context) -> None:
     """List, show, edit and remove templates: a system prompt, a prompt and options, by name.
@@ -82,7 +62,7 @@ def list_() -> None:
     from qwen_cli import templates
 
     cdir = _cdir()
-    rows = [("NAME", "MODEL", "FROM", "DESCRIPTION")] if sys.stdout.isatty() else []
+    rows: list[tuple[str, str, str, str]] = []
     for name, builtin in templates.names(cdir).items():
         try:
             tpl = templates.find(name, cdir)
@@ -91,7 +71,10 @@ def list_() -> None:
             desc, model = f"(broken: {err.message})", "-"
         rows.append((name, model, "built-in" if builtin else "yours", desc))
     if rows:
-        _out(columns(rows))
+        from qwen_cli.cli.tables import print_table
+
+        # one line a template; the description gives way, then the model (the one table rule)
+        print_table(("NAME", "MODEL", "FROM", "DESCRIPTION"), rows, wide=3, drop=(1,))
     if not rows and sys.stdout.isatty():
         sys.stderr.write("no templates: create one with `qwen templates edit NAME`\n")
 
