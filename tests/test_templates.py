@@ -531,3 +531,18 @@ def test_bash_completes_the_new_commands_template_names_and_aliases() -> None:
     assert bash_complete("qwen complete -m fa") == ["fast"]
     assert bash_complete("qwen alias rm f") == ["fast"]
     assert bash_complete("qwen default mod") == ["model"]
+
+
+def test_default_and_templates_list_fit_a_narrow_terminal(run_cli, monkeypatch) -> None:
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.setenv("COLUMNS", "60")
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("QWEN_BASE_URL", "http://127.0.0.1:45263/compatible-mode/v1")
+    for args in (["default"], ["templates", "list"]):
+        r = run_cli(*args)
+        assert r.code == 0, r.err
+        rows = r.out.splitlines()
+        assert all(len(row) <= 60 for row in rows), rows  # one row a line, never wrapped
+        assert len(rows) == 1 + (len(config.ENV_NAMES) if args == ["default"] else 5)
+    base = next(row for row in run_cli("default").out.splitlines() if row.startswith("base_url"))
+    assert base.endswith("QWEN_BASE_URL") and "…" in base  # the long value gives way, not its source
