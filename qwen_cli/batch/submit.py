@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,6 @@ MAX_DESCRIPTION = 200
 _SHOWN = 5  # problems named in one message
 
 Item = tuple[str, dict[str, Any]]  # (custom_id, body)
-Warn = Callable[[str], None]
 
 
 def endpoint_for(model: str) -> str:

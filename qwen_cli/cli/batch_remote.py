@@ -48,12 +48,6 @@ Description = Annotated[
     Optional[str],
     typer.Option("--description", help="A description (up to 200 characters).", rich_help_panel=REMOTE),
 ]
-Strict = Annotated[
-    bool,
-    typer.Option(
-        "--strict", help="Stop at the first bad line instead of leaving it out.", rich_help_panel=REMOTE
-    ),
-]
 Resubmit = Annotated[
     bool,
     typer.Option(
@@ -127,10 +121,6 @@ def _note(ask: o.Ask, text: str) -> None:
         notice(text, color=_color(ask), style="dim")
 
 
-def _warn(text: str) -> None:
-    sys.stderr.write(shown(f"qwen: warning: {text}\n", sys.stderr))
-
-
 def _json_out(obj: object) -> None:
     import json
 
@@ -158,7 +148,7 @@ def submit(
     window: Window = "24h",
     name: Name = None,
     description: Description = None,
-    strict: Strict = False,
+    strict: bi.Strict = False,
     force: Resubmit = False,
     json: o.Json = False,
     quiet: o.Quiet = False,
