@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
 from qwen_cli.errors import EXIT_INTERRUPTED, EXIT_USAGE, QwenAPIError, Terminated, UsageError
 
@@ -103,5 +104,29 @@ def _main(argv: list[str] | None) -> int:
 
 
 def main_exit() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point: run, then end the process without the interpreter's teardown."""
+    exit_now(main())
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the process with ``code`` now, skipping the interpreter's teardown.
+
+    Freeing the few hundred modules a command loaded costs about 0.15 s of CPU on every run
+    (a third of a short `qwen complete`), and buys nothing: every file a command writes is closed
+    by then, and the store commits as it goes. What teardown would still do is done here: the
+    standard streams are flushed and the atexit functions run (logging's flush). While another
+    non-daemon thread runs, the normal exit is taken, which waits for it.
+    """
+    import atexit
+    import threading
+
+    main_thread = threading.main_thread()
+    if any(t is not main_thread and not t.daemon and t.is_alive() for t in threading.enumerate()):
+        sys.exit(code)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader gone, or a stream closed: nothing more to write
+            pass
+    atexit._run_exitfuncs()
+    os._exit(code)
