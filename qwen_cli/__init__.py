@@ -19,7 +19,7 @@ __all__ = ["Qwen", "QwenAPIError", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy: `qwen --help` must not pay for httpx and pydantic.
+    # Lazy: `qwen --help` must not pay for httpx and the wire types.
     if name == "Qwen":
         from qwen_cli.client import Qwen
 

@@ -150,7 +150,7 @@ class Qwen:
             key_required=s.key_required,
         )
 
-    # The resources (and the wire types under them, pydantic) load on first use: `qwen chat`
+    # The resources (and the wire types under them) load on first use: `qwen chat`
     # reaches its prompt without them.
     @functools.cached_property
     def chat(self) -> Chat:
@@ -235,7 +235,7 @@ class Qwen:
             data=spec.data,
             content=spec.content,
         )
-        from qwen_cli.streaming import ACCEPT_ENCODING  # httpx and pydantic: loaded when sending
+        from qwen_cli.streaming import ACCEPT_ENCODING  # httpx: loaded when sending
 
         req.headers["Accept-Encoding"] = ACCEPT_ENCODING  # only what streaming can decode within caps
         if log.isEnabledFor(logging.DEBUG):

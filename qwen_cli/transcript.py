@@ -24,7 +24,7 @@ def status_note(m: Message) -> str:
         return "interrupted (Ctrl-C): partial answer"
     if m.status == "error":
         return f"error: {m.error or 'unknown'}" + (": partial answer" if m.content else "")
-    from qwen_cli.types import cut_note  # pydantic: not at import, `qwen chat` starts without it
+    from qwen_cli.types import cut_note  # not at import: `qwen chat` starts without the wire types
 
     return cut_note(m.finish_reason, (m.options or {}).get("max_tokens")) or ""
 

@@ -2,6 +2,7 @@
 
 Request models forbid unknown fields so a typo in our own code fails loudly;
 response models allow them, because OpenAI-compatible servers add fields.
+They are records (``record.py``), not pydantic models: a short answer must not pay for pydantic.
 """
 
 from __future__ import annotations
@@ -9,49 +10,37 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ModelWrapValidatorHandler,
-    PrivateAttr,
-    ValidationError,
-    model_validator,
-)
-
+from qwen_cli.record import Record, Repairs, Strict, Tolerant, ValidationError, field
 from qwen_cli.utf8 import clean_text
 
 if TYPE_CHECKING:
     from qwen_cli.errors import QwenAPIError
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 # --------------------------------------------------------------------------- request
 
 
-class CacheControl(_Strict):
+class CacheControl(Strict):
     """Marks the end of a prefix for DashScope's explicit context cache; only ``ephemeral`` exists."""
 
     type: Literal["ephemeral"] = "ephemeral"
 
 
-class TextPart(_Strict):
+class TextPart(Strict):
     type: Literal["text"] = "text"
     text: str
     cache_control: CacheControl | None = None
 
 
-class ImageURL(_Strict):
+class ImageURL(Strict):
     url: str
 
 
-class ImagePart(_Strict):
+class ImagePart(Strict):
     type: Literal["image_url"] = "image_url"
     image_url: ImageURL
 
@@ -59,20 +48,20 @@ class ImagePart(_Strict):
 ContentPart = TextPart | ImagePart
 
 
-class FunctionCall(_Strict):
+class FunctionCall(Strict):
     name: str = ""
     arguments: str = ""  # JSON text exactly as the model wrote it: never stripped or re-serialised
 
 
-class ToolCall(_Strict):
+class ToolCall(Strict):
     """A call the model asked for; sent back as is on the assistant message that carried it."""
 
     id: str = ""
     type: str = "function"
-    function: FunctionCall = Field(default_factory=FunctionCall)
+    function: FunctionCall = field(default_factory=FunctionCall)
 
 
-class Message(_Strict):
+class Message(Strict):
     """One message of a request.
 
     An assistant message may carry the ``tool_calls`` the model made (its content is then
@@ -85,13 +74,11 @@ class Message(_Strict):
     tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
 
-    @model_validator(mode="after")
-    def _tool_fields_fit_the_role(self) -> Message:
+    def _check(self) -> None:
         if self.tool_calls is not None and self.role != "assistant":
-            raise ValueError("only an assistant message carries tool_calls")
+            raise ValidationError("only an assistant message carries tool_calls")
         if self.tool_call_id is not None and self.role != "tool":
-            raise ValueError("only a tool message carries a tool_call_id")
-        return self
+            raise ValidationError("only a tool message carries a tool_call_id")
 
     @property
     def text(self) -> str:
@@ -101,7 +88,7 @@ class Message(_Strict):
         return "".join(p.text for p in self.content if isinstance(p, TextPart))
 
 
-class ChatParams(_Strict):
+class ChatParams(Strict):
     """Sampling and feature options; ``None`` means "let the server decide"."""
 
     temperature: float | None = None
@@ -122,15 +109,15 @@ class ChatParams(_Strict):
     tool_choice: str | dict[str, Any] | None = None  # "auto", "none", or one function by name
     parallel_tool_calls: bool | None = None
     # any other request field, as given (``-o top_k 20``): merged into the body by the provider
-    extra: dict[str, Any] = Field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
-class ChatRequest(_Strict):
+class ChatRequest(Strict):
     model: str
     messages: list[Message]
     stream: bool = True
-    params: ChatParams = Field(default_factory=ChatParams)
-    headers: dict[str, str] = Field(default_factory=dict)
+    params: ChatParams = field(default_factory=ChatParams)
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def cache_marked(self) -> bool:
@@ -150,10 +137,8 @@ class ChatRequest(_Strict):
 # that is not a whole non-negative number is dropped, a lone UTF-16 surrogate becomes U+FFFD),
 # so one odd chunk from a compatible server never ends an answer.
 #
-# The fields are declared with their plain types, so a well-formed chunk is validated in
-# pydantic's core alone; only a chunk that fails is repaired (``_repairs``, field by field,
-# nested models included) and validated again. Answer text is checked for lone surrogates
-# either way.
+# Each field the CLI reads has a repair (``_repairs``) that reads it whatever its shape; the
+# others take their declared type, or anything when declared ``Any``.
 
 
 def _text(v: Any) -> str | None:
@@ -189,90 +174,51 @@ def _count0(v: Any) -> int:
 
 
 def _objects(v: Any) -> list[Any]:
-    if isinstance(v, (dict, BaseModel)):
+    if isinstance(v, (dict, Record)):
         v = [v]
-    return [x for x in v if isinstance(x, (dict, BaseModel))] if isinstance(v, list) else []
+    return [x for x in v if isinstance(x, (dict, Record))] if isinstance(v, list) else []
 
 
-Count = Annotated[int, Field(ge=0, strict=True)] | None
-Count0 = Annotated[int, Field(ge=0, strict=True)]
+def _nested(model: type[Tolerant]) -> Callable[[Any], Any]:
+    """A nested record read from an object (``None`` from anything else)."""
+
+    def read(v: Any) -> Any:
+        v = model._input(v)
+        return model.model_validate(v) if isinstance(v, (dict, Record)) else None
+
+    return read
 
 
-class _Tolerant(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    # field -> repair, applied (to the raw data) only when validation fails: nested models'
-    # repairs are applied by the model being validated, so one Python call covers a chunk.
-    _repairs: ClassVar[dict[str, Callable[[Any], Any]]] = {}
-
-    @classmethod
-    def repair(cls, data: Any) -> dict[str, Any]:
-        """``data`` with every field this model knows made readable (unknown fields kept)."""
-        if isinstance(data, BaseModel):
-            return data.model_dump()
-        if not isinstance(data, dict):
-            return {}
-        fix = cls._repairs
-        return {k: fix[k](v) if k in fix else v for k, v in data.items()}
+def _nested_always(model: type[Tolerant]) -> Callable[[Any], Any]:
+    """A nested record read from an object, an empty one from anything else."""
+    read = _nested(model)
+    return lambda v: read(v) or model()
 
 
-class _Repaired(_Tolerant):
-    """A model validated on its own (not only inside another): it repairs what fails."""
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _tolerate(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
-        try:
-            model = handler(data)
-        except ValidationError:
-            if not isinstance(data, dict):
-                raise
-            model = handler(cls.repair(data))
-        model._clean()
-        return model
-
-    def _clean(self) -> None:
-        """Replace lone surrogates in the text the CLI prints and stores."""
+def _nested_list(model: type[Tolerant]) -> Callable[[Any], list[Any]]:
+    read = _nested(model)
+    return lambda v: [read(x) for x in _objects(v)]
 
 
-def _nested(model: type[_Tolerant]) -> Callable[[Any], Any]:
-    return lambda v: model.repair(v) if isinstance(v, (dict, BaseModel)) else None
-
-
-def _nested_list(model: type[_Tolerant]) -> Callable[[Any], list[Any]]:
-    return lambda v: [model.repair(x) for x in _objects(v)]
-
-
-def _clean_message(m: Delta | AssistantMessage) -> None:
-    if m.content and _has_surrogate(m.content):
-        m.content = clean_text(m.content)
-    if m.reasoning_content and _has_surrogate(m.reasoning_content):
-        m.reasoning_content = clean_text(m.reasoning_content)
-
-
-def _has_surrogate(text: str) -> bool:
-    return clean_text(text) is not text
-
-
-class PromptTokensDetails(_Tolerant):
-    cached_tokens: Count = None
-    cache_creation_input_tokens: Count = None  # written to the explicit cache (DashScope)
+class PromptTokensDetails(Tolerant):
+    cached_tokens: int | None = None
+    cache_creation_input_tokens: int | None = None  # written to the explicit cache (DashScope)
     cache_creation: Any = None  # the same, by kind: {"ephemeral_5m_input_tokens": N}
-    _repairs = {"cached_tokens": _count, "cache_creation_input_tokens": _count}
+    _repairs: ClassVar[Repairs] = {"cached_tokens": _count, "cache_creation_input_tokens": _count}
 
 
-class CompletionTokensDetails(_Tolerant):
-    reasoning_tokens: Count = None
-    _repairs = {"reasoning_tokens": _count}
+class CompletionTokensDetails(Tolerant):
+    reasoning_tokens: int | None = None
+    _repairs: ClassVar[Repairs] = {"reasoning_tokens": _count}
 
 
-class Usage(_Repaired):
-    prompt_tokens: Count0 = 0
-    completion_tokens: Count0 = 0
-    total_tokens: Count0 = 0
+class Usage(Tolerant):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
     prompt_tokens_details: PromptTokensDetails | None = None
     completion_tokens_details: CompletionTokensDetails | None = None
-    _repairs = {
+    _repairs: ClassVar[Repairs] = {
         "prompt_tokens": _count0,
         "completion_tokens": _count0,
         "total_tokens": _count0,
@@ -307,7 +253,7 @@ class Usage(_Repaired):
         return d.reasoning_tokens if d else None
 
 
-class SearchSource(_Repaired):
+class SearchSource(Tolerant):
     """One web-search result reported alongside an answer; ``index`` is the N of the answer's
     ``[ref_N]`` markers, ``site`` the site's name as the server gives it."""
 
@@ -318,19 +264,19 @@ class SearchSource(_Repaired):
     hostname: str | None = None
     site: str | None = None
     date: str | None = None
-    _repairs = {
+    _repairs: ClassVar[Repairs] = {
         "index": _count,
         **dict.fromkeys(("url", "title", "snippet", "hostname", "site", "date"), _text),
     }
 
 
-class FunctionDelta(_Tolerant):
+class FunctionDelta(Tolerant):
     name: str | None = None
     arguments: Any = None  # a piece of the JSON text; null, missing or an object are tolerated
-    _repairs = {"name": _text}
+    _repairs: ClassVar[Repairs] = {"name": _text}
 
 
-class ToolCallDelta(_Tolerant):
+class ToolCallDelta(Tolerant):
     """A tool call as the wire has it: whole in a message, a fragment in a stream delta.
 
     In a stream the first fragment of a call carries its ``id``, ``type`` and
@@ -342,15 +288,15 @@ class ToolCallDelta(_Tolerant):
     id: str | None = None
     type: str | None = None
     function: FunctionDelta | None = None
-    _repairs = {"id": _text, "type": _text, "function": _nested(FunctionDelta)}
+    _repairs: ClassVar[Repairs] = {"id": _text, "type": _text, "function": _nested(FunctionDelta)}
 
 
-class Delta(_Tolerant):
+class Delta(Tolerant):
     role: str | None = None
     content: str | None = None
     reasoning_content: str | None = None
     tool_calls: list[ToolCallDelta] | None = None
-    _repairs = {
+    _repairs: ClassVar[Repairs] = {
         "role": _text,
         "content": _content,
         "reasoning_content": _content,
@@ -358,28 +304,26 @@ class Delta(_Tolerant):
     }
 
     @classmethod
-    def repair(cls, data: Any) -> dict[str, Any]:
-        if isinstance(data, str):
-            data = {"content": data}  # some servers send the text itself
-        return super().repair(data)
+    def _input(cls, data: Any) -> Any:
+        return {"content": data} if isinstance(data, str) else data  # some servers send the text itself
 
 
-class ChunkChoice(_Tolerant):
+class ChunkChoice(Tolerant):
     index: Any = 0
-    delta: Delta = Field(default_factory=Delta)
+    delta: Delta = field(default_factory=Delta)
     finish_reason: str | None = None
-    _repairs = {"delta": Delta.repair, "finish_reason": _text}
+    _repairs: ClassVar[Repairs] = {"delta": _nested_always(Delta), "finish_reason": _text}
 
 
-class ChatCompletionChunk(_Repaired):
+class ChatCompletionChunk(Tolerant):
     id: str | None = None
     model: str | None = None
     created: Any = None
     object: Any = None
-    choices: list[ChunkChoice] = Field(default_factory=list)
+    choices: list[ChunkChoice] = field(default_factory=list)
     usage: Usage | None = None
-    sources: list[SearchSource] = Field(default_factory=list)
-    _repairs = {
+    sources: list[SearchSource] = field(default_factory=list)
+    _repairs: ClassVar[Repairs] = {
         "id": _text,
         "model": _text,
         "choices": _nested_list(ChunkChoice),
@@ -387,40 +331,40 @@ class ChatCompletionChunk(_Repaired):
         "sources": _nested_list(SearchSource),
     }
 
-    def _clean(self) -> None:
-        for c in self.choices:
-            _clean_message(c.delta)
-
     @property
     def delta(self) -> Delta:
         return self.choices[0].delta if self.choices else Delta()
 
 
-class AssistantMessage(_Tolerant):
+class AssistantMessage(Tolerant):
     role: Any = "assistant"
     content: str | None = None
     reasoning_content: str | None = None
     tool_calls: list[ToolCallDelta] | None = None
-    _repairs = {"content": _content, "reasoning_content": _content, "tool_calls": _nested_list(ToolCallDelta)}
+    _repairs: ClassVar[Repairs] = {
+        "content": _content,
+        "reasoning_content": _content,
+        "tool_calls": _nested_list(ToolCallDelta),
+    }
 
 
-class Choice(_Tolerant):
+class Choice(Tolerant):
     index: Any = 0
-    message: AssistantMessage = Field(default_factory=AssistantMessage)
+    message: AssistantMessage = field(default_factory=AssistantMessage)
     finish_reason: str | None = None
-    _repairs = {"message": AssistantMessage.repair, "finish_reason": _text}
+    _repairs: ClassVar[Repairs] = {"message": _nested_always(AssistantMessage), "finish_reason": _text}
 
 
-class ChatCompletion(_Repaired):
+class ChatCompletion(Tolerant):
     id: str | None = None
     model: str | None = None
     created: Any = None
     object: Any = None
-    choices: list[Choice] = Field(default_factory=list)
+    choices: list[Choice] = field(default_factory=list)
     usage: Usage | None = None
     request_id: str | None = None
-    sources: list[SearchSource] = Field(default_factory=list)
-    _repairs = {
+    sources: list[SearchSource] = field(default_factory=list)
+    _repairs: ClassVar[Repairs] = {
         "id": _text,
         "model": _text,
         "choices": _nested_list(Choice),
@@ -428,11 +372,7 @@ class ChatCompletion(_Repaired):
         "request_id": _text,
         "sources": _nested_list(SearchSource),
     }
-    _result: AnswerResult | None = PrivateAttr(default=None)
-
-    def _clean(self) -> None:
-        for c in self.choices:
-            _clean_message(c.message)
+    _result: AnswerResult | None = None
 
     @classmethod
     def of_result(cls, r: AnswerResult) -> ChatCompletion:
@@ -479,42 +419,42 @@ class ChatCompletion(_Repaired):
         return self.choices[0].finish_reason if self.choices else None
 
 
-class CompletionChoice(_Tolerant):
+class CompletionChoice(Tolerant):
     index: int = 0
     text: str = ""
     finish_reason: str | None = None
 
 
-class Completion(_Tolerant):
+class Completion(Tolerant):
     """The ``completion.create(prompt=...)`` result: ``choices[0].text``."""
 
     id: str | None = None
     model: str | None = None
-    choices: list[CompletionChoice] = Field(default_factory=list)
+    choices: list[CompletionChoice] = field(default_factory=list)
     usage: Usage | None = None
     request_id: str | None = None
 
 
-class ModelInfo(_Repaired):
+class ModelInfo(Tolerant):
     id: str
     object: Any = None
     created: Any = None  # an int (DashScope), a float (transformers serve) or missing (llama.cpp)
     owned_by: str | None = None
-    _repairs = {"owned_by": _text}
+    _repairs: ClassVar[Repairs] = {"owned_by": _text}
 
 
-class FileObject(_Repaired):
+class FileObject(Tolerant):
     """A file stored by the Files API (``POST /files``, ``GET /files``)."""
 
     id: str
     object: Any = None
-    bytes: Count = None
-    created_at: Count = None
+    bytes: int | None = None
+    created_at: int | None = None
     filename: str | None = None
     purpose: str | None = None
     status: str | None = None
     status_details: Any = None
-    _repairs = {
+    _repairs: ClassVar[Repairs] = {
         "bytes": _count,
         "created_at": _count,
         "filename": _text,
@@ -523,7 +463,7 @@ class FileObject(_Repaired):
     }
 
 
-class UploadPolicy(_Tolerant):
+class UploadPolicy(Tolerant):
     """DashScope's temporary-upload policy (``GET /api/v1/uploads?action=getPolicy``)."""
 
     policy: str
@@ -566,8 +506,8 @@ class AnswerResult:
     interrupted: bool = False
     output_closed: bool = False  # stdout's reader went away (`qwen complete ... | head -1`)
     error: QwenAPIError | None = None
-    sources: list[SearchSource] = field(default_factory=list)
-    tool_calls: list[ToolCall] = field(default_factory=list)
+    sources: list[SearchSource] = dataclass_field(default_factory=list)
+    tool_calls: list[ToolCall] = dataclass_field(default_factory=list)
     done: bool = False  # the stream reached its end (an end marker or a whole response)
 
     @property
@@ -648,6 +588,6 @@ def arguments_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def dump_json_safe(obj: BaseModel) -> dict[str, Any]:
+def dump_json_safe(obj: Record) -> dict[str, Any]:
     """A model as plain JSON data, unknown fields included."""
     return obj.model_dump(mode="json", exclude_none=True)

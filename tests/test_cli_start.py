@@ -167,20 +167,22 @@ def test_installed_qwen_takes_a_bare_prompt_in_a_pipe() -> None:
         ]
 
 
-def test_a_sync_answer_does_not_load_asyncio() -> None:
-    """``qwen complete`` has no event loop: it does not pay for importing asyncio."""
+def test_a_sync_answer_does_not_load_asyncio_or_pydantic() -> None:
+    """``qwen complete`` has no event loop: it does not pay for importing asyncio; its wire
+    types are records (record.py), not pydantic models: it does not pay for pydantic either."""
     code = (
         "import sys\n"
         "from qwen_cli.cli import main\n"
         "code = main(['complete', 'hi'])\n"
         "sys.stderr.write(f'ASYNCIO {\"asyncio\" in sys.modules}\\n')\n"
+        "sys.stderr.write(f'PYDANTIC {\"pydantic\" in sys.modules}\\n')\n"
         "sys.exit(code)\n"
     )
     with FakeServerProcess() as srv:
         env = clean_env(DASHSCOPE_API_KEY="sk-e2e", QWEN_BASE_URL=srv.base_url)
         p = subprocess.run([sys.executable, "-c", code], capture_output=True, env=env, timeout=60)
     assert p.returncode == 0 and p.stdout == b"echo: hi\n", p.stderr
-    assert b"ASYNCIO False" in p.stderr
+    assert b"ASYNCIO False" in p.stderr and b"PYDANTIC False" in p.stderr
 
 
 def test_chat_reaches_its_prompt_without_pydantic_or_httpx() -> None:

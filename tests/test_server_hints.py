@@ -8,14 +8,15 @@ from collections.abc import Callable
 import httpx
 import pytest
 import respx
-from pydantic import TypeAdapter, ValidationError
 
 from qwen_cli import errors as e
 from qwen_cli.cli.hints import hint_for
 from qwen_cli.providers.dashscope import DashScope, not_json, unreadable
 from qwen_cli.providers.dashscope_native import DashScopeNative
 from qwen_cli.providers.qwen_web import no_choices
+from qwen_cli.record import ValidationError
 from qwen_cli.streaming import BodyDecoder
+from qwen_cli.types import ModelInfo
 from tests.test_client import MODES, URL, client, collect
 from tests.test_errors import PORTAL
 
@@ -34,9 +35,9 @@ def _raised(make: Callable[[], object]) -> e.QwenAPIError:
 
 def _unreadable() -> e.BadResponseError:
     try:
-        TypeAdapter(int).validate_python("x")
+        ModelInfo.model_validate({"id": 5})
     except ValidationError as exc:
-        return unreadable(exc, {"id": "x"})
+        return unreadable(exc, {"id": 5})
     raise AssertionError("no ValidationError")
 
 

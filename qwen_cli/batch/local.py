@@ -217,7 +217,7 @@ class Runner:
         spec = self.catalog.lookup(str(item.body.get("model") or ""))
         try:
             req = to_request(client, item.body, spec.stream_only)
-        except ValueError as exc:  # pydantic's ValidationError: a body the client cannot send
+        except ValueError as exc:  # the wire types' ValidationError: a body the client cannot send
             first = str(exc).splitlines()[:3]
             self._write(item.custom_id, digest, FAILED, 0, error_line(item.custom_id, " ".join(first)))
             c.failed += 1

@@ -140,8 +140,7 @@ def usage_line(s: ChatSession) -> str:
 
 def _usage(data: dict[str, Any] | None) -> Usage:
     """A stored usage object; one we cannot read counts as nothing reported."""
-    from pydantic import ValidationError
-
+    from qwen_cli.record import ValidationError
     from qwen_cli.types import Usage
 
     try:

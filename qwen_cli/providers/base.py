@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Literal, Protocol, Self
 
-if TYPE_CHECKING:  # annotations only: config reads the descriptions without loading pydantic
+if TYPE_CHECKING:  # annotations only: config reads the descriptions without loading the wire types
     from qwen_cli.errors import APIStatusError
     from qwen_cli.sse import ServerSentEvent
     from qwen_cli.types import ChatCompletion, ChatCompletionChunk, ChatRequest, ModelInfo

@@ -128,9 +128,8 @@ class DashScope:
             return StreamItem()
         if payload.get("error") is not None or event.event == "error":
             raise error_from_event(payload)
-        from pydantic import ValidationError
-
-        from qwen_cli.types import ChatCompletionChunk  # pydantic: loaded when an answer comes
+        from qwen_cli.record import ValidationError
+        from qwen_cli.types import ChatCompletionChunk  # loaded when an answer comes
 
         try:
             return StreamItem(chunk=ChatCompletionChunk.model_validate(payload))
@@ -142,9 +141,8 @@ class DashScope:
             raise not_json(body)
         if body.get("error") is not None:
             raise error_from_event(body)
-        from pydantic import ValidationError
-
-        from qwen_cli.types import ChatCompletion  # pydantic: loaded when an answer comes
+        from qwen_cli.record import ValidationError
+        from qwen_cli.types import ChatCompletion  # loaded when an answer comes
 
         if not isinstance(body.get("choices"), (list, dict)):
             raise BadResponseError(
@@ -166,9 +164,8 @@ class DashScope:
         )
 
     def parse_models(self, body: Any) -> list[ModelInfo]:
-        from pydantic import ValidationError
-
-        from qwen_cli.types import ModelInfo  # pydantic: loaded when an answer comes
+        from qwen_cli.record import ValidationError
+        from qwen_cli.types import ModelInfo  # loaded when an answer comes
 
         if isinstance(body, dict) and body.get("error") is not None:
             raise error_from_event(body)
@@ -211,9 +208,8 @@ def _has_id(m: dict[str, Any]) -> bool:
 
 def unreadable(exc: ValidationError, body: Any) -> BadResponseError:
     """A field the CLI needs but cannot read, named."""
-    errs = exc.errors()
-    field = ".".join(str(x) for x in errs[0]["loc"]) if errs else "?"
-    why = errs[0]["msg"] if errs else "invalid"
+    field = ".".join(str(x) for x in exc.loc) or "?"
+    why = exc.message
     return BadResponseError(
         f"the server's answer has a field qwen cannot read: `{field}` ({why})",
         code=CODE_UNREADABLE_FIELD,
@@ -222,9 +218,8 @@ def unreadable(exc: ValidationError, body: Any) -> BadResponseError:
 
 
 if TYPE_CHECKING:  # the class describes itself as every provider must
-    from pydantic import ValidationError
-
     from qwen_cli.providers.base import Provider
+    from qwen_cli.record import ValidationError
     from qwen_cli.types import ChatCompletion, ChatRequest, ModelInfo
 
     _conforms: type[Provider] = DashScope

@@ -23,11 +23,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import ValidationError
-
 from qwen_cli.errors import CODE_NO_OUTPUT, APIStatusError, BadResponseError, error_from_event, loads_json
 from qwen_cli.providers.base import Capabilities, RequestSpec, StreamItem
 from qwen_cli.providers.dashscope import DashScope, not_json, unreadable
+from qwen_cli.record import ValidationError
 from qwen_cli.sse import ServerSentEvent
 from qwen_cli.types import ChatCompletion, ChatCompletionChunk, ChatRequest, ImagePart, Message
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # pydantic is loaded when a record is read or written, not with the store
+if TYPE_CHECKING:  # the wire types load when a record is read or written, not with the store
     from qwen_cli.store.fragments import Fragment
     from qwen_cli.types import AnswerResult, ToolCall, Usage
 
@@ -254,8 +254,7 @@ def tool_calls_from(text: str | None) -> list[ToolCall] | None:
 
 def usage_counts(usage: dict[str, Any] | None) -> dict[str, int | None]:
     """The token counts the store keeps in columns, from the usage object."""
-    from pydantic import ValidationError
-
+    from qwen_cli.record import ValidationError
     from qwen_cli.types import Usage
 
     try:
