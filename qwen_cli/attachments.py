@@ -29,12 +29,12 @@ import hashlib
 import os
 import stat
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from qwen_cli import catalog, filetypes
 from qwen_cli.errors import UsageError
+from qwen_cli.structs import struct
 from qwen_cli.types import ContentPart, ImagePart, ImageURL, Message, TextPart
 
 MB = 1024 * 1024
@@ -50,7 +50,7 @@ Via = Literal["inline", "oss", "file"]
 _TYPES_HINT = f"send images ({filetypes.IMAGE_NAMES}) or documents ({filetypes.DOCUMENT_NAMES})"
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Attachment:
     """One checked file. ``path`` is absolute; ``shown`` is the path as the user gave it."""
 
@@ -324,7 +324,7 @@ def _no_oss(message: str) -> UsageError:
 # --------------------------------------------------------------------------- sending
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Sent:
     """An attachment as it went out: inline (``url`` is a data: URL), ``oss://`` or a file id."""
 

@@ -15,8 +15,9 @@ so every cost shown is marked approximate.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
+
+from qwen_cli.structs import replace, struct
 
 if TYPE_CHECKING:
     from qwen_cli.types import Usage
@@ -27,7 +28,7 @@ CAPABILITIES = ("vision", "thinking", "search", "documents", "stream-only")
 CURRENCIES = {"cn": ("CNY", "¥"), "intl": ("USD", "$"), "us": ("USD", "$")}
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class ModelSpec:
     id: str
     context: int = DEFAULT_CONTEXT
@@ -277,7 +278,7 @@ def explicit_cache(model: str, region: str | None) -> bool:
     return region in regions
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Cost:
     """What an answer (or several) cost, and what it would have cost with no cache at all."""
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qwen_cli.errors import ConfigError
 from qwen_cli.providers import DEFAULT_PROVIDER
 from qwen_cli.providers.base import DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from qwen_cli.structs import field, struct
 
 if TYPE_CHECKING:
     from qwen_cli.providers.base import Credential
@@ -72,7 +72,7 @@ def cache_dir(env: Mapping[str, str] | None = None) -> Path:
     return Path(platformdirs.user_cache_dir("qwen", appauthor=False))
 
 
-@dataclass
+@struct
 class Settings:
     provider: str = DEFAULT_PROVIDER
     api_key: str | None = None

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from itertools import accumulate
 
+from qwen_cli.structs import struct
 from qwen_cli.types import ImagePart, Message
 
 MESSAGE_OVERHEAD = 4
@@ -49,7 +49,7 @@ def message_tokens(m: Message) -> int:
     return MESSAGE_OVERHEAD + estimate_tokens(m.text) + IMAGE_TOKENS * images + calls
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Turn:
     """One earlier exchange, with what the server said about the request that produced it."""
 
@@ -73,7 +73,7 @@ class Turn:
         return message_tokens(self.user) + steps + self.answer_size()
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Plan:
     messages: list[Message]
     left_out: int  # oldest turns not sent

@@ -13,15 +13,16 @@ from __future__ import annotations
 import codecs
 import struct
 import zipfile
-from dataclasses import dataclass
 from typing import BinaryIO, Literal
+
+from qwen_cli import structs
 
 HEAD = 4096  # bytes read to recognise a file
 
 Kind = Literal["image", "document"]
 
 
-@dataclass(frozen=True)
+@structs.struct(frozen=True)
 class FileType:
     name: str  # "png", "pdf", ...
     kind: Kind

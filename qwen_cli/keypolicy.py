@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlsplit
 
 from qwen_cli.errors import ConfigError
+from qwen_cli.structs import struct
 
 if TYPE_CHECKING:
     from qwen_cli.config import Settings
@@ -114,7 +114,7 @@ def is_allowed(parts: SplitResult, allowed: Iterable[str]) -> bool:
     return any(entry in (exact, host) for entry in allowed)
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Request:
     """Everything the rule looks at, handed in by ``config.resolve``."""
 

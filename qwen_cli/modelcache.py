@@ -13,15 +13,16 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from qwen_cli.structs import field, struct
 
 MAX_AGE = 24 * 3600.0
 VERSION = 1
 
 
-@dataclass
+@struct
 class ModelList:
     """Model ids and where they came from: ``api`` (just fetched), ``cache`` or ``catalogue``."""
 

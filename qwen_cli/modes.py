@@ -13,7 +13,8 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from qwen_cli.structs import struct
 
 __all__ = ["Shell", "code_prompt", "detect", "extract", "shell_prompt", "strip_answer"]
 
@@ -28,7 +29,7 @@ _FENCE = re.compile(
 _OS_NAMES = {"linux": "Linux", "darwin": "macOS", "win32": "Windows", "cygwin": "Windows"}
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Shell:
     """The user's shell (``bash``, ``zsh``, ``fish``, ``powershell``, ``sh`` ...) and OS."""
 

@@ -21,12 +21,12 @@ to send a message that begins with ``/``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qwen_cli.errors import QwenAPIError, UsageError
 from qwen_cli.safetext import visible
+from qwen_cli.structs import struct
 
 if TYPE_CHECKING:
     from prompt_toolkit.completion import CompleteEvent, Completion
@@ -46,7 +46,7 @@ KEYS = (
 )
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Command:
     name: str  # "/model"
     help: str

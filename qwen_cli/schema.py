@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qwen_cli.errors import QwenAPIError, UsageError
+from qwen_cli.structs import field, struct
 
 if TYPE_CHECKING:
     from qwen_cli.catalog import ModelSpec
@@ -58,7 +58,7 @@ class SchemaMismatchError(QwenAPIError):
         super().__init__(message, **kw)
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Shape:
     """What an answer must match: the schema (wrapped for ``multi``) and a name for the request."""
 
@@ -68,7 +68,7 @@ class Shape:
     given: str = field(default="", compare=False)  # as the user wrote it (shown by /schema)
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Violation:
     path: str  # JSON path of the offending value: $, $.age, $.items[2].name
     message: str

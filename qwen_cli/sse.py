@@ -9,10 +9,10 @@ character split across two network reads comes out intact.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from qwen_cli.structs import struct
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class ServerSentEvent:
     data: str
     event: str | None = None

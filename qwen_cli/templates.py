@@ -21,11 +21,11 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from qwen_cli.errors import ConfigError, UsageError
+from qwen_cli.structs import field, struct
 
 SUFFIX = ".toml"
 INPUT = "input"
@@ -78,7 +78,7 @@ SKELETON = """\
 """
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Template:
     name: str
     path: Path

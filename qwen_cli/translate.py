@@ -22,11 +22,11 @@ import io
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qwen_cli.errors import QwenAPIError, UsageError
+from qwen_cli.structs import struct
 
 if TYPE_CHECKING:
     from qwen_cli.catalog import ModelSpec
@@ -43,7 +43,7 @@ _INCREMENTAL = ("qwen-mt-flash", "qwen-mt-lite")
 _WHOLE = ("qwen-mt-plus", "qwen-mt-turbo")
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Pair:
     source: str
     target: str
@@ -132,7 +132,7 @@ def streams_increments(model: str) -> bool:
 # ----------------------------------------------------------------------------- pieces
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Piece:
     """A part of the text sent as one request, and the whitespace that follows it, kept as is."""
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from dataclasses import field as dataclass_field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from qwen_cli.record import Record, Repairs, Strict, Tolerant, ValidationError, field
+from qwen_cli.structs import field as struct_field
+from qwen_cli.structs import struct
 from qwen_cli.utf8 import clean_text
 
 if TYPE_CHECKING:
@@ -484,7 +484,7 @@ class UploadPolicy(Tolerant):
 AnswerState = Literal["complete", "interrupted", "error"]
 
 
-@dataclass
+@struct
 class AnswerResult:
     """One answer, from the socket to the store: what arrived, how it ended, what it cost.
 
@@ -506,8 +506,8 @@ class AnswerResult:
     interrupted: bool = False
     output_closed: bool = False  # stdout's reader went away (`qwen complete ... | head -1`)
     error: QwenAPIError | None = None
-    sources: list[SearchSource] = dataclass_field(default_factory=list)
-    tool_calls: list[ToolCall] = dataclass_field(default_factory=list)
+    sources: list[SearchSource] = struct_field(default_factory=list)
+    tool_calls: list[ToolCall] = struct_field(default_factory=list)
     done: bool = False  # the stream reached its end (an end marker or a whole response)
 
     @property

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import dataclasses
 import hashlib
 import io
 import os
@@ -32,6 +31,7 @@ from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequen
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from qwen_cli import attachments as A
+from qwen_cli import structs
 from qwen_cli.errors import (
     ORIGIN_FILES_API,
     ORIGIN_TEMPORARY_UPLOAD,
@@ -58,7 +58,7 @@ CHUNK = 64 * 1024
 T = TypeVar("T")
 
 
-@dataclasses.dataclass
+@structs.struct
 class Call:
     """One request an operation needs: answered with the parsed body, or the response."""
 
@@ -299,7 +299,7 @@ class Files:
                 answer, error = None, None
                 spec = call.spec
                 if isinstance(spec.content, FileBody):
-                    spec = dataclasses.replace(spec, content=_AsyncFileBody(spec.content))
+                    spec = structs.replace(spec, content=_AsyncFileBody(spec.content))
                 try:
                     answer = await c.arequest_json(spec) if call.json else await c.asend(spec)
                 except (QwenAPIError, KeyboardInterrupt) as exc:

@@ -14,17 +14,17 @@ from __future__ import annotations
 import html.parser
 import re
 import time
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from qwen_cli.errors import APIConnectionError, APITimeoutError, UsageError
+from qwen_cli.structs import struct
 
 MAX_BYTES = 1_000_000  # default cap on the bytes read from one URL
 TIMEOUT = 20.0  # default seconds for the whole fetch
 MAX_REDIRECTS = 5
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Fetched:
     """A fetched page: its text and what was done to get it."""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 from typing import Any
 
@@ -11,6 +10,7 @@ import httpx
 import pytest
 import respx
 
+from qwen_cli import structs
 from qwen_cli.errors import StreamInterruptedError
 from qwen_cli.providers.dashscope import DashScope
 from qwen_cli.streaming import StreamCore
@@ -407,7 +407,7 @@ ANSWER_FIELDS = {  # the CLI's answer record before this type: what its users re
 
 def test_it_can_stand_in_for_the_cli_answer() -> None:
     """The fields and the ``--json`` shape of the CLI's answer record, plus tool calls."""
-    assert {f.name for f in dataclasses.fields(AnswerResult)} >= ANSWER_FIELDS
+    assert set(structs.field_names(AnswerResult)) >= ANSWER_FIELDS
     r = AnswerResult(
         content="hi",
         reasoning="r",

@@ -27,18 +27,18 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from qwen_cli.errors import UsageError
+from qwen_cli.structs import field, struct
 
 FORMATS = ("jsonl", "csv")
 # Text files read by --files: anything else in the directory is skipped.
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".rst", ".text", ".csv", ".json", ".html", ".xml"})
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class BatchItem:
     """One request: its id, the body as the compatible API takes it, where it came from."""
 
@@ -50,13 +50,13 @@ class BatchItem:
 CHAT_URL = "/v1/chat/completions"  # the Batch API's url of a chat request line
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Problem:
     line: int
     message: str
 
 
-@dataclass
+@struct
 class Inputs:
     """What :func:`read_items` found: the requests, in order, and the problems."""
 
@@ -65,7 +65,7 @@ class Inputs:
     problems: list[Problem] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Defaults:
     """What the command line adds to every body that does not say otherwise."""
 

@@ -13,16 +13,16 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from qwen_cli.errors import StoreError
+from qwen_cli.structs import asdict, field, field_names, struct
 
 SETTLED_BADLY = frozenset({"failed", "expired", "cancelled"})  # nothing to fear from submitting again
 
 
-@dataclass
+@struct
 class Job:
     id: str
     base_url: str
@@ -67,7 +67,7 @@ def load() -> list[Job]:
         return []
     except (OSError, ValueError) as exc:
         raise StoreError(f"cannot read {path}: {exc}", path=str(path), damaged=True) from None
-    known = set(Job.__dataclass_fields__)
+    known = set(field_names(Job))
     return [
         Job(**{k: v for k, v in r.items() if k in known})
         for r in raw.get("jobs", [])

@@ -26,7 +26,6 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +38,7 @@ from qwen_cli.errors import (
     ServerError,
     UsageError,
 )
+from qwen_cli.structs import field, struct
 
 if TYPE_CHECKING:
     from qwen_cli.batch.cache import ResponseCache
@@ -53,7 +53,7 @@ MAX_RATE_LIMITED = 10  # 429s one request may meet before it is recorded as fail
 _SKIP_KEYS = frozenset({"model", "messages", "stream", "stream_options"})
 
 
-@dataclass
+@struct
 class Counts:
     """How the run is going; the command line draws it."""
 
@@ -81,7 +81,7 @@ class Counts:
         return time.monotonic() - self.started
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Job:
     """What to run and how."""
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from qwen_cli.structs import field, struct
 
 if TYPE_CHECKING:
     from qwen_cli.batch.inputs import Inputs
@@ -27,7 +28,7 @@ BATCH_MAX_LINE_BYTES = 6 * 1024 * 1024
 BATCH_MAX_FILE_BYTES = 500 * 1024 * 1024
 
 
-@dataclass
+@struct
 class Plan:
     source: str
     requests: int

@@ -21,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from qwen_cli.structs import struct
 
 # (requests per minute, tokens per minute)
 MODEL_LIMITS: dict[str, tuple[int, int]] = {
@@ -39,7 +40,7 @@ MAX_PAUSE = 60.0  # the longest Retry-After honoured
 MAX_GUESSED_PAUSE = 8.0
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Limits:
     rpm: float | None = None
     tpm: float | None = None

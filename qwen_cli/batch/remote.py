@@ -15,10 +15,10 @@ server without a batch service (``ORIGIN_BATCH_API``): ``cli/hints.py`` says wha
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from qwen_cli import structs
 from qwen_cli.errors import ORIGIN_BATCH, ORIGIN_BATCH_API, APIStatusError, NotFoundError
 from qwen_cli.providers import files as F
 from qwen_cli.providers.base import RequestSpec
@@ -47,14 +47,14 @@ MAX_RESULT_LINE = 16 << 20
 MAX_RESULT_FILE = 2 << 30
 
 
-@dataclasses.dataclass(frozen=True)
+@structs.struct(frozen=True)
 class Counts:
     total: int = 0
     completed: int = 0
     failed: int = 0
 
 
-@dataclasses.dataclass(frozen=True)
+@structs.struct(frozen=True)
 class BatchInfo:
     """A batch as the service describes it; fields it did not send are ``None``."""
 
@@ -69,9 +69,9 @@ class BatchInfo:
     completed_at: int | None = None
     expires_at: int | None = None
     counts: Counts = Counts()
-    errors: list[str] = dataclasses.field(default_factory=list)
+    errors: list[str] = structs.field(default_factory=list)
     name: str | None = None  # metadata.ds_name
-    raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+    raw: dict[str, Any] = structs.field(default_factory=dict, repr=False)
 
     @property
     def settled(self) -> bool:

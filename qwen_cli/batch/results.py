@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
+
+from qwen_cli.structs import field, struct
 
 NOT_PROCESSED = "not_processed"
 
 
-@dataclass
+@struct
 class Tally:
     ok: int = 0
     failed: int = 0
@@ -104,7 +105,7 @@ def parse(line: bytes) -> Any:
         return None
 
 
-@dataclass
+@struct
 class Joiner:
     """Judges result lines, writes them, counts them; then names the input's requests that had
     no result (``missing``: the batch expired or was cancelled before they ran)."""

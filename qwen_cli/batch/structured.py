@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from qwen_cli.errors import QwenAPIError
+from qwen_cli.structs import struct
 
 if TYPE_CHECKING:
     from qwen_cli.batch.results import Tally
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from qwen_cli.types import AnswerResult, Usage
 
 
-@dataclass
+@struct
 class Outcome:
     """What goes into the result line: ``fields`` (answer, data...), the usage of every request
     made, and the error when the answer is still invalid (or the repair request failed)."""

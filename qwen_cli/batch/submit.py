@@ -12,10 +12,10 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from qwen_cli.errors import UsageError
+from qwen_cli.structs import struct
 
 MAX_REQUESTS = 50_000
 MAX_FILE_BYTES = 500 * 1000 * 1000
@@ -41,7 +41,7 @@ def endpoint_for(model: str) -> str:
     return CHAT_URL
 
 
-@dataclass
+@struct
 class Prepared:
     """The checked requests as the files to upload: one part for each batch to create."""
 

@@ -13,11 +13,11 @@ import logging
 import os
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from qwen_cli.cli.options import Ask
 from qwen_cli.safetext import shown
+from qwen_cli.structs import struct
 
 if TYPE_CHECKING:
     from qwen_cli.cli.spinner import Spinner
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["Output", "build_request", "client_for", "run", "settings_for", "show"]
 
 
-@dataclass
+@struct
 class Output:
     """How to write: decided once from the terminal, the flags and the environment."""
 

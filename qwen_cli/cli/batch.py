@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from qwen_cli import structs
 from qwen_cli.cli import options as o
 from qwen_cli.cli import schema_options as so
 from qwen_cli.cli import template_options as tpl
@@ -101,7 +102,7 @@ def batch() -> None:
 
 
 def _ask(**kw: object) -> o.Ask:
-    return o.Ask(**{k: v for k, v in kw.items() if k in o.Ask.__dataclass_fields__})  # type: ignore[arg-type]
+    return o.Ask(**{k: v for k, v in kw.items() if k in structs.field_names(o.Ask)})  # type: ignore[arg-type]
 
 
 def _limits(settings: Settings, model: str, rpm: int | None, tpm: int | None):  # type: ignore[no-untyped-def]

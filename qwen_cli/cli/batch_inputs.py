@@ -69,10 +69,9 @@ def read_inputs(
     sampling as defaults (thinking always said, off unless asked); bad lines are warned about
     and left out, or stop everything with ``strict``. Shared by ``run``, ``plan`` and ``submit``.
     ``opts``: a template's prompt around each prompt, a schema asked of each body (batch_opts)."""
-    from dataclasses import replace
-
     from qwen_cli.batch.inputs import FORMATS, Defaults, read_items
     from qwen_cli.providers.dashscope import chat_body
+    from qwen_cli.structs import replace
     from qwen_cli.types import ChatParams, ChatRequest
 
     if (file is None) == (files is None):

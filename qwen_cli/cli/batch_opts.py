@@ -15,10 +15,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from qwen_cli.errors import UsageError
+from qwen_cli.structs import struct
 
 if TYPE_CHECKING:
     from qwen_cli.cli.options import Ask
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 NOT_FOR_BATCH = ("shell", "code", "extract")
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class BatchOpts:
     """What a template and a schema do to a batch's requests."""
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from qwen_cli import structs
 from qwen_cli.cli import batch_inputs as bi
 from qwen_cli.cli import options as o
 from qwen_cli.cli import schema_options as so
@@ -91,7 +92,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _ask(**kw: object) -> o.Ask:
-    return o.Ask(**{k: v for k, v in kw.items() if k in o.Ask.__dataclass_fields__})  # type: ignore[arg-type]
+    return o.Ask(**{k: v for k, v in kw.items() if k in structs.field_names(o.Ask)})  # type: ignore[arg-type]
 
 
 def _open(ask: o.Ask) -> tuple[Settings, Qwen]:

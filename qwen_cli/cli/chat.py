@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from qwen_cli import structs
 from qwen_cli.cli import conv_options as co
 from qwen_cli.cli import fragment_options as fo
 from qwen_cli.cli import options as o
@@ -139,7 +140,7 @@ def chat(
     from qwen_cli.cli.storelog import open_store
     from qwen_cli.repl import Repl
 
-    ask = o.Ask(**{k: v for k, v in locals().items() if k in o.Ask.__dataclass_fields__})
+    ask = o.Ask(**{k: v for k, v in locals().items() if k in structs.field_names(o.Ask)})
     ask, applied = tpl.apply(ask, template, param)  # its prompt wraps each message
     if schema is None and schema_multi is None and applied.modes.get("schema"):
         schema = str(applied.modes["schema"])

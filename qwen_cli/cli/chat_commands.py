@@ -6,12 +6,12 @@ and go to stdout; confirmations of a change go to stderr.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qwen_cli import structs
 from qwen_cli.cli import schema_options
 from qwen_cli.cli.chat_session import ChatSession, write_out
 from qwen_cli.cli.report import notice
@@ -284,7 +284,7 @@ def build(
             raise UsageError("nothing to save yet", hint="send a message first")
         now = time.time()
         conv = s.conversation or Conversation("", now, now, model=s.model)
-        conv = dataclasses.replace(conv, system=s.system)  # as set now, /system included
+        conv = structs.replace(conv, system=s.system)  # as set now, /system included
         msgs = all_messages(s)
         path = Path(arg).expanduser()
         text = (

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from qwen_cli import structs
 from qwen_cli.cli import conv_options as co
 from qwen_cli.cli import fragment_options as fo
 from qwen_cli.cli import mode_options as mo
@@ -132,7 +133,7 @@ def complete(
     from qwen_cli.cli import answer
     from qwen_cli.cli.chat_session import attach_all, open_log
 
-    ask = o.Ask(**{k: v for k, v in locals().items() if k in o.Ask.__dataclass_fields__})
+    ask = o.Ask(**{k: v for k, v in locals().items() if k in structs.field_names(o.Ask)})
     if save is not None:
         return tpl.save(save, ask, prompt, template, param)
     ask, applied = tpl.apply(ask, template, param)

@@ -8,16 +8,16 @@ base URL stands for a region is config's answer (``Settings.dashscope_region``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from qwen_cli.errors import AuthenticationError, PermissionDeniedError, QwenAPIError
+from qwen_cli.structs import field, struct
 
 if TYPE_CHECKING:
     from qwen_cli.config import Settings
 
 
-@dataclass
+@struct
 class Target:
     """Where to try a key: provider, region and base URL."""
 
@@ -108,7 +108,7 @@ def is_refused(err: QwenAPIError) -> bool:
     return isinstance(err, AuthenticationError) and not isinstance(err, PermissionDeniedError)
 
 
-@dataclass
+@struct
 class Elsewhere:
     """What trying a key in the other regions found."""
 

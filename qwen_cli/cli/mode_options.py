@@ -11,15 +11,15 @@ A mode is a plain value (:class:`Mode`), so a template can switch one on as the 
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from qwen_cli import structs
 from qwen_cli.errors import UsageError
+from qwen_cli.structs import struct
 
 if TYPE_CHECKING:
     from qwen_cli.cli.answer import Output
@@ -59,7 +59,7 @@ ExtractFlag = Annotated[
 ]
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Mode:
     """Which mode a command runs in: ``shell``, ``code``, ``extract`` or none of them."""
 
@@ -185,7 +185,7 @@ def display(mode: Mode, out: Output, shell: Shell | None = None) -> Callable[[Re
 
     def run(reply: Reply) -> AnswerResult:
         held = HeldRenderer(write, spinner=spin)
-        ans = show(reply, dataclasses.replace(out, terminal=False), renderer=held)
+        ans = show(reply, structs.replace(out, terminal=False), renderer=held)
         if mode.name == "shell":
             show_command(ans, out, shell)
         return ans

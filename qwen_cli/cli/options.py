@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
@@ -15,6 +14,7 @@ from qwen_cli.cli.completion import (
     complete_region,
 )
 from qwen_cli.errors import UsageError
+from qwen_cli.structs import struct
 
 if TYPE_CHECKING:
     from qwen_cli.engine.request import Sampling
@@ -369,7 +369,7 @@ def stdin_text() -> str:
     return sys.stdin.buffer.read().decode("utf-8", "replace") if sys.stdin is not None else ""
 
 
-@dataclass
+@struct
 class Ask:
     """Everything a command needs to ask the model one thing."""
 

@@ -9,13 +9,13 @@ stays invalid, the raw answer go to stderr.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import weakref
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from qwen_cli import structs
 from qwen_cli.cli.options import OUTPUT
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def run(session: ChatSession, text: str, shape: Shape) -> AnswerResult:
 
     out = session.out
     color = out.color_err
-    session.out = dataclasses.replace(out, held=True)
+    session.out = structs.replace(out, held=True)
     try:
         done = ask(session, text, shape, note=lambda line: notice(line, color=color, style="dim"))
     except SchemaMismatchError as err:
@@ -120,7 +120,7 @@ def run_messages(
         notice(line, color=color, style="dim")
 
     sampling = sampling_for(ask.sampling(), shape, spec, note)
-    held = dataclasses.replace(out, held=True)
+    held = structs.replace(out, held=True)
 
     def send(more: list[Message]) -> AnswerResult:
         req = build_request(client, spec, [*messages, *more], sampling)

@@ -3,14 +3,14 @@ and upload --ask. A template fills only what the command line left unset: explic
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from qwen_cli import structs
 from qwen_cli.cli.options import SAMPLING
 from qwen_cli.errors import UsageError
+from qwen_cli.structs import field, struct
 
 if TYPE_CHECKING:
     from qwen_cli.cli.options import Ask
@@ -89,7 +89,7 @@ def parse_params(values: Optional[list[str]]) -> dict[str, str]:
     return out
 
 
-@dataclass
+@struct
 class Applied:
     """A template applied to a command's options; ``template`` None when none was asked for."""
 
@@ -133,7 +133,7 @@ def apply(ask: Ask, name: Optional[str], params: Optional[list[str]]) -> tuple[A
             f"template {tpl.name!r} has no variable {', '.join('$' + p for p in unused)}",
             hint=f"its variables: {', '.join('$' + v for v in tpl.variables()) or 'none'}",
         )
-    return dataclasses.replace(ask, **fill), Applied(tpl, values, tpl.modes())
+    return structs.replace(ask, **fill), Applied(tpl, values, tpl.modes())
 
 
 def save(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from qwen_cli import structs
 from qwen_cli.cli import options as o
 from qwen_cli.cli import schema_options as so
 from qwen_cli.cli import template_options as tpl
@@ -116,7 +117,7 @@ def upload(
 
       qwen upload --delete file-fe-123
     """
-    ask = o.Ask(**{k: v for k, v in locals().items() if k in o.Ask.__dataclass_fields__})
+    ask = o.Ask(**{k: v for k, v in locals().items() if k in structs.field_names(o.Ask)})
     if list_files or delete:
         if files or ask_text is not None or (list_files and delete):
             raise UsageError(

@@ -9,14 +9,15 @@ A new kind of answer is a new event here and a new field on the result, not a ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
+
+from qwen_cli.structs import struct
 
 if TYPE_CHECKING:
     from qwen_cli.types import SearchSource, Usage
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class Trimmed:
     """Before sending: the oldest ``left_out`` turns did not fit and are not sent."""
 
@@ -28,43 +29,43 @@ class Trimmed:
     input_limit: int  # the most prompt tokens the model accepts
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class Notice:
     """Before sending: a one-line warning about the request (``--think`` on a model that cannot)."""
 
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class ReasoningText:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class AnswerText:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class Sources:
     """Web search results the answer drew on (``--search``), once the answer has ended."""
 
     items: list[SearchSource]
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class UsageReport:
     usage: Usage
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class Finish:
     """The answer ended as the server said (``stop``, ``length``, ...), or ``None``."""
 
     reason: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class ToolCall:
     """A complete tool call the answer made (``arguments`` kept byte for byte, as the model wrote it)."""
 
@@ -74,7 +75,7 @@ class ToolCall:
     arguments: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class ToolResult:
     """What the call ``call_id`` gave the model: the tool's result, its error or the refusal."""
 

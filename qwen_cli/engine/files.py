@@ -27,10 +27,10 @@ import contextlib
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from qwen_cli.errors import UsageError
+from qwen_cli.structs import struct
 
 if TYPE_CHECKING:
     from qwen_cli.attachments import Attachment, Sent, Via
@@ -89,7 +89,7 @@ class Unseen:
         pass
 
 
-@dataclass
+@struct
 class InlineBudget:
     """Image bytes a request may still carry inline (DashScope takes bodies of about 10 MB)."""
 

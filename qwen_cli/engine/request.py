@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from qwen_cli.structs import field, struct
 
 if TYPE_CHECKING:
     from qwen_cli.catalog import ModelSpec
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     from qwen_cli.types import ChatRequest, Message
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Sampling:
     """How to ask: the options a command or a chat's slash commands set, with the wire names."""
 

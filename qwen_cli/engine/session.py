@@ -13,18 +13,18 @@ attachment or upload code.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import re
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from qwen_cli import structs
 from qwen_cli.engine.files import ChatFiles, FileView, has_files
 from qwen_cli.engine.reply import Reply, drain
 from qwen_cli.engine.request import Sampling
 from qwen_cli.errors import QwenAPIError, UsageError
+from qwen_cli.structs import struct
 
 if TYPE_CHECKING:
     from qwen_cli.attachments import Attachment as Checked
@@ -123,7 +123,7 @@ def in_context(ex: Exchange) -> bool:
     return ex.answer is not None and bool(ex.answer.content.strip())
 
 
-@dataclass
+@struct
 class Prepared:
     """A turn ready to go: its files sent, every message built, nothing written yet."""
 
@@ -133,7 +133,7 @@ class Prepared:
     new: WireMessage
     spec: ModelSpec  # the model's facts, looked up once for the turn
     files: bool = False  # the conversation carries files: headers and fileid:// may apply
-    fragments: list[Fragment] = dataclasses.field(default_factory=list)  # -f, sent before the text
+    fragments: list[Fragment] = structs.field(default_factory=list)  # -f, sent before the text
 
 
 class Session:
@@ -183,7 +183,7 @@ class Session:
 
     def turn_sampling(self) -> Sampling:
         """The sampling options of the next turn (``/think`` and ``/search`` included)."""
-        return dataclasses.replace(
+        return structs.replace(
             self.sampling, think=self.think, thinking_budget=self.think_budget, search=self.search
         )
 

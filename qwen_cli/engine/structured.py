@@ -19,12 +19,12 @@ both answers kept in the store. Nothing here prints.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from qwen_cli import structs
 from qwen_cli.engine.request import Sampling
+from qwen_cli.structs import struct
 
 if TYPE_CHECKING:
     from qwen_cli.catalog import ModelSpec
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 Note = Callable[[str], None]
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class SchemaSampling(Sampling):
     """The turn's sampling with ``response_format`` sent and the schema stored with the turn."""
 
@@ -53,7 +53,7 @@ class SchemaSampling(Sampling):
         return out
 
 
-@dataclass
+@struct
 class Structured:
     """The outcome of a structured turn: the document (``None`` when the answer was cut) and
     the last answer; ``repaired``: the first answer was invalid, the repair turn fixed it."""
@@ -122,7 +122,7 @@ def sampling_for(base: Sampling, shape: Shape, spec: ModelSpec, note: Note) -> S
     note when it would have thought: by default, or asked with --think / a budget)."""
     from qwen_cli.schema import response_format
 
-    fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(Sampling)}
+    fields = {name: getattr(base, name) for name in structs.field_names(Sampling)}
     if spec.thinking:
         if base.think or base.thinking_budget or (spec.thinking_default and base.think is None):
             note(f"note: structured output is asked with thinking off ({spec.id} does not think for it)")

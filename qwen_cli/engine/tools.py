@@ -10,10 +10,10 @@ result (a :class:`~qwen_cli.engine.events.ToolResult`). The session loop itself 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from qwen_cli.engine import events as ev
+from qwen_cli.structs import field, struct
 
 if TYPE_CHECKING:
     from qwen_cli.catalog import ModelSpec
@@ -33,7 +33,7 @@ def _quiet(result: ev.ToolResult) -> None:
     return None
 
 
-@dataclass
+@struct
 class Toolbox:
     """The tools a session offers the model, and how a call is let through."""
 

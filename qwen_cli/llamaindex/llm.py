@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import inspect
 import logging
@@ -25,7 +24,7 @@ from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_ca
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 
-from qwen_cli import catalog
+from qwen_cli import catalog, structs
 from qwen_cli.client import Qwen
 from qwen_cli.errors import QwenAPIError
 from qwen_cli.llamaindex import convert
@@ -205,7 +204,7 @@ class QwenLlamaIndex(FunctionCallingLLM):
         # None: not set; streaming is the method's to say
         options = {k: v for k, v in options.items() if v is not None and k not in ("stream", "no_stream")}
         wire = {k: options.pop(k) for k in _WIRE if k in options}
-        known = {f.name for f in dataclasses.fields(Sampling)}
+        known = set(structs.field_names(Sampling))
         extra = dict(options.pop("extra", None) or {})
         extra.update({k: options.pop(k) for k in list(options) if k not in known})
         sampling = Sampling(**options, extra=extra, no_stream=not stream)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Literal, Protocol, Self
+
+from qwen_cli.structs import field, struct
 
 if TYPE_CHECKING:  # annotations only: config reads the descriptions without loading the wire types
     from qwen_cli.errors import APIStatusError
@@ -13,7 +14,7 @@ if TYPE_CHECKING:  # annotations only: config reads the descriptions without loa
     from qwen_cli.types import ChatCompletion, ChatCompletionChunk, ChatRequest, ModelInfo
 
 
-@dataclass
+@struct
 class RequestSpec:
     """An HTTP request, described without httpx so it can be built and tested purely."""
 
@@ -27,7 +28,7 @@ class RequestSpec:
     content: bytes | Iterable[bytes] | AsyncIterable[bytes] | None = None  # a raw body, e.g. a PUT
 
 
-@dataclass
+@struct
 class StreamItem:
     """One decoded stream event: a chunk, the end marker, or nothing of interest."""
 
@@ -44,7 +45,7 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_MAX_RETRIES = 2
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Credential:
     """One secret a provider needs: where config reads it, how it is stored and shown."""
 
@@ -61,7 +62,7 @@ class Credential:
         return self.what or self.label
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Region:
     """A region of a provider: its built-in base URL, its name, the currency of its list prices."""
 
@@ -70,7 +71,7 @@ class Region:
     currency: str | None  # "CNY", "USD"; None: answers there are not priced
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Capabilities:
     """What a provider can do beyond chat."""
 

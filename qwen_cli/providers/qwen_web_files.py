@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import mimetypes
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -30,6 +29,7 @@ from qwen_cli.providers.base import RequestSpec
 from qwen_cli.providers.qwen_web import QwenWeb, raise_for_payload
 from qwen_cli.providers.qwen_web_errors import is_html, is_waf, page_error, waf_error
 from qwen_cli.redact import register_secret
+from qwen_cli.structs import struct
 from qwen_cli.types import ImagePart, ImageURL
 
 STS_PATH = "/api/v1/files/getstsToken"
@@ -44,7 +44,7 @@ _REQUIRED = (
 )
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class StsGrant:
     """Temporary credentials for one object, as the STS call answered."""
 
@@ -58,7 +58,7 @@ class StsGrant:
     file_id: str
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class WebFile:
     """An uploaded file: what the chat request refers to."""
 

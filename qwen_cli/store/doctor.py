@@ -20,10 +20,10 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from qwen_cli.store.db import Store, failure
+from qwen_cli.structs import field, struct
 
 _MAX_JUMP = 1 << 62
 _MAGIC = b"SQLite format 3\x00"
@@ -31,7 +31,7 @@ _MAX_PAD = 1 << 34  # never pad a copy past 16 GiB, whatever a damaged header sa
 _FIRST = ("conversations", "messages", "attachments")
 
 
-@dataclass
+@struct
 class Health:
     """What :func:`check` found; ``problems`` is empty for a healthy file."""
 
@@ -45,7 +45,7 @@ class Health:
         return not self.problems
 
 
-@dataclass
+@struct
 class Repaired:
     """What :func:`repair` did."""
 

@@ -17,7 +17,8 @@ import hashlib
 import sqlite3
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from qwen_cli.structs import struct
 
 TEXTS = "fragments"
 LINKS = "message_fragments"
@@ -36,7 +37,7 @@ _CREATE = (
 )
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Fragment:
     """A fragment's text and where it came from (a path as given, a URL, or ``stdin``)."""
 

@@ -6,8 +6,9 @@ import json
 import secrets
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from qwen_cli.structs import field, struct
 
 if TYPE_CHECKING:  # the wire types load when a record is read or written, not with the store
     from qwen_cli.store.fragments import Fragment
@@ -17,7 +18,7 @@ TITLE_LENGTH = 60
 STATUSES = ("complete", "interrupted", "error")
 
 
-@dataclass
+@struct
 class Attachment:
     """A file sent with a message: a reference to it, never its bytes.
 
@@ -70,7 +71,7 @@ class Attachment:
         return self.kind == "image" if self.kind else self.mime_type.startswith("image/")
 
 
-@dataclass
+@struct
 class NewMessage:
     """A message to write; ``usage`` is the server's usage object as JSON data.
 
@@ -137,7 +138,7 @@ class NewMessage:
         return Usage.model_validate(self.usage) if self.usage else None
 
 
-@dataclass
+@struct
 class Message(NewMessage):
     id: int = 0
     conversation_id: str = ""
@@ -162,7 +163,7 @@ class Message(NewMessage):
         return max(0, n - int(details.get("reasoning_tokens") or 0))
 
 
-@dataclass
+@struct
 class Exchange:
     """A user message and the answer to it (``None`` when none was stored).
 
@@ -180,7 +181,7 @@ class Exchange:
         return [self.user, *self.steps, *([self.answer] if self.answer is not None else [])]
 
 
-@dataclass
+@struct
 class Conversation:
     id: str
     created_at: float
@@ -194,7 +195,7 @@ class Conversation:
     tokens: int = 0
 
 
-@dataclass
+@struct
 class Hit:
     conversation: Conversation
     message: Message

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from qwen_cli.errors import UsageError
+from qwen_cli.structs import field, struct
 from qwen_cli.tools import run as runner
 from qwen_cli.tools.describe import ToolLike, definitions, name_of
 
@@ -29,7 +29,7 @@ MAX_ROUNDS = 8  # rounds of calls before the model must answer (the command line
 Approve = Callable[["ToolCall"], bool]
 
 
-@dataclass
+@struct
 class ToolRun:
     """How a loop ended: the last answer, every message of the exchange, the rounds of calls made."""
 

@@ -14,8 +14,9 @@ import inspect
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+from qwen_cli.structs import struct
 
 Function = Callable[..., Any]
 
@@ -23,7 +24,7 @@ Function = Callable[..., Any]
 REFUSED = "error: the user did not allow this call; do not call it again unless asked to"
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Outcome:
     """What a call gave: the text for the model, and whether the tool ran to a result."""
 
