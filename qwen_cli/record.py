@@ -11,8 +11,8 @@ A record does what the wire types need, no more:
   each known field with the class's ``_repairs`` entry for it, else by its declared type;
 - a field whose type is a record takes a dict too; ``list[...]``, ``dict[..., ...]``, unions,
   ``Literal`` and ``None`` are checked; an int is taken where a float is declared;
-- ``model_validate``, ``model_dump`` (``exclude_none``), ``model_copy`` (``update``, ``deep``),
-  ``model_construct``, ``model_fields`` and ``model_extra`` keep the pydantic names the rest of
+- ``model_validate(_json)``, ``model_dump(_json)`` (``exclude_none``), ``model_copy`` (``update``,
+  ``deep``), ``model_construct``, ``model_fields`` and ``model_extra`` keep the pydantic names the rest of
   the code and the Python API's users already call.
 
 A bad value raises :class:`ValidationError` (a ``ValueError``) naming the field's path.
@@ -192,6 +192,23 @@ class Record:
                 continue
             out[name] = _dump(value, exclude_none)
         return out
+
+    def model_dump_json(self, *, indent: int | None = None, exclude_none: bool = False) -> str:
+        """The record as JSON text (non-ASCII kept as it is)."""
+        import json
+
+        return json.dumps(self.model_dump(exclude_none=exclude_none), ensure_ascii=False, indent=indent)
+
+    @classmethod
+    def model_validate_json(cls, text: str | bytes) -> Self:
+        """A record read from JSON text; text that is not JSON raises ValidationError too."""
+        import json
+
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ValidationError(f"not JSON: {exc}") from None
+        return cls.model_validate(data)
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy, with ``update``'s values set as they are (unchecked, as pydantic does)."""

@@ -159,3 +159,10 @@ def test_inherited_fields_come_first() -> None:
         b: int = 2
 
     assert list(Child.model_fields) == ["a", "b"] and Child(b=3).model_dump() == {"a": 1, "b": 3}
+
+
+def test_json_in_and_out() -> None:
+    r = In.model_validate_json('{"id": "名", "parts": [{"text": "t"}], "x": null}')
+    assert r.model_dump_json(exclude_none=True) == '{"id": "名", "n": 0, "parts": [{"text": "t"}]}'
+    assert In.model_validate_json(r.model_dump_json()) == r
+    assert "not JSON" in str(error_of(lambda: In.model_validate_json("{")))
