@@ -96,3 +96,25 @@ def test_a_subcommand_runs_with_its_options_checked(run_cli) -> None:
     r = run_cli("batch", "list", "--limit", "0")
     assert r.code == 2 and r.out == ""
     assert r.err.splitlines()[0] == "qwen: error: --limit must be between 1 and 1000 (got 0)"
+
+
+@pytest.mark.parametrize("name", ["chat", "complete"])
+def test_a_command_built_reading_its_signature_once_is_typers(name: str) -> None:
+    """load_command lets typer read a signature once (signatures_read_once): the options and
+    what the callback passes on are those of typer's own build, and typer is left as it was."""
+    import importlib
+
+    import typer
+
+    real = typer.main.get_params_from_function
+    module, attr, _ = app.COMMANDS[name]
+    single = typer.Typer(rich_markup_mode=None)
+    single.command(name=name)(getattr(importlib.import_module(module), attr))
+    typers = typer.main.get_command(single)
+    ours = app.load_command(name)
+    assert typer.main.get_params_from_function is real
+
+    def shape(cmd: object) -> list[tuple[object, ...]]:
+        return [(p.name, p.opts, p.default, p.required, p.multiple) for p in cmd.params]  # type: ignore[attr-defined]
+
+    assert shape(ours) == shape(typers) and len(ours.params) > 20
