@@ -208,6 +208,9 @@ def _lazy_base() -> type:
 
 def _lazy_root() -> type:
     class LazyRoot(_lazy_base()):  # type: ignore[misc]
+        def list_commands(self, ctx: Any) -> list[str]:
+            return list(COMMANDS)
+
         def summaries(self, limit: int) -> list[tuple[str, str]]:
             return list(SUMMARIES.items())
 
