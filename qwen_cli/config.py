@@ -11,7 +11,6 @@ plain values.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,12 +109,18 @@ def _read_dotenv(cwd: Path) -> dict[str, str]:
 def read_config_file(cdir: Path) -> dict[str, Any]:
     path = cdir / CONFIG_FILE
     try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
+        f = path.open("rb")
     except FileNotFoundError:
         return {}
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc}", hint="fix or remove that file") from exc
+    import tomllib  # only when there is a file: most runs have none
+
+    with f:
+        try:
+            return tomllib.load(f)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read {path}: {exc}", hint="fix or remove that file") from exc
 
 
 def region_base_url(

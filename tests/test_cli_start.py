@@ -185,9 +185,24 @@ def test_a_sync_answer_does_not_load_asyncio_or_pydantic() -> None:
     assert b"ASYNCIO False" in p.stderr and b"PYDANTIC False" in p.stderr
 
 
+# What `qwen chat` loads only when it needs it, never before its first prompt: the wire types
+# and httpx on the first send, rich on the first answer (the banner is written with plain SGR
+# codes), the store (SQLite) of a new conversation when its first message is stored, an
+# answer's events and reply when one is asked.
+NOT_BEFORE_THE_PROMPT = (
+    "pydantic",
+    "httpx",
+    "rich",
+    "sqlite3",
+    "qwen_cli.store",
+    "qwen_cli.transcript",
+    "qwen_cli.engine.events",
+    "qwen_cli.engine.reply",
+)
+
+
 def test_chat_reaches_its_prompt_without_pydantic_or_httpx() -> None:
-    """Nothing is sent before the user types: the wire types and httpx load on the first send,
-    and rich on the first answer (the banner is written with plain SGR codes)."""
+    """Nothing is sent or stored before the user types: NOT_BEFORE_THE_PROMPT stays unloaded."""
     import os
     import pty
     import select
@@ -195,7 +210,7 @@ def test_chat_reaches_its_prompt_without_pydantic_or_httpx() -> None:
     code = (
         "import sys, prompt_toolkit\n"
         "def prompt(self, *a, **k):\n"
-        "    heavy = sorted(m for m in ('pydantic', 'httpx', 'rich') if m in sys.modules)\n"
+        f"    heavy = sorted(m for m in {NOT_BEFORE_THE_PROMPT!r} if m in sys.modules)\n"
         "    sys.stdout.write(f'LOADED {heavy}\\n'); sys.stdout.flush(); raise EOFError\n"
         "prompt_toolkit.PromptSession.prompt = prompt\n"
         "from qwen_cli.cli import main\n"

@@ -284,6 +284,50 @@ def test_no_store_keeps_the_conversation_in_memory() -> None:
     assert [e.answer and e.answer.content for e in s.exchanges] == ["echo: one", "echo: two"]
 
 
+def test_a_store_to_open_later_opens_when_the_first_message_is_stored() -> None:
+    """A new conversation (``qwen chat``) need not open the store before its first message."""
+    opened: list[Store] = []
+
+    def open_store() -> Store:
+        opened.append(Store.open())
+        return opened[-1]
+
+    with FakeServer() as srv:
+        s = session(None, base_url=srv.base_url, open_store=open_store)
+        s.model = "qwen-plus"  # state changes before the first turn open nothing
+        s.set_system("be brief")
+        s.new_conversation()
+        assert opened == [] and s.log
+        s.send("one")
+        s.send("two")
+    assert len(opened) == 1
+    store = opened[0]
+    try:
+        conv = store.recent()[0]
+        assert (conv.model, conv.system) == ("qwen-plus", "be brief")
+        assert [(e.user.content, e.answer and e.answer.content) for e in store.exchanges(conv.id)] == [
+            ("one", "echo: one"),
+            ("two", "echo: two"),
+        ]
+    finally:
+        store.close()
+
+
+def test_a_store_that_cannot_be_opened_later_costs_only_the_log() -> None:
+    calls: list[int] = []
+
+    def cannot_open() -> None:  # as cli.storelog.open_store after its warning
+        calls.append(1)
+
+    with FakeServer() as srv:
+        s = session(None, base_url=srv.base_url, open_store=cannot_open)
+        assert s.send("one").content == "echo: one"
+        assert s.send("two").content == "echo: two"
+        assert srv.requests[-1]["json"]["messages"][-3:][0] == {"role": "user", "content": "one"}
+    assert calls == [1] and not s.log and s.store is None
+    assert [e.answer and e.answer.content for e in s.exchanges] == ["echo: one", "echo: two"]
+
+
 @respx.mock
 def test_a_text_turn_does_no_file_work_and_looks_the_model_up_once(
     store: Store, monkeypatch: pytest.MonkeyPatch

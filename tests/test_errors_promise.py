@@ -66,8 +66,9 @@ def test_option_values_in_our_words(
 
 def _ranged(cmd: Any, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], str, Any, Any]]:
     found = []
-    for sub in getattr(cmd, "commands", {}).values():
-        found += _ranged(sub, (*path, sub.name))
+    if hasattr(cmd, "list_commands"):  # a group: its subcommands, built as they are asked for
+        for name in cmd.list_commands(None):
+            found += _ranged(cmd.get_command(None, name), (*path, name))
     for p in cmd.params:
         info = getattr(getattr(p, "type_descriptor", None), "parameter_info", None)
         if info is not None and (info.min is not None or info.max is not None):

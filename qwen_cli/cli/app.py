@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Annotated, Any, Optional
 
 import typer
@@ -105,7 +107,8 @@ def route(args: list[str]) -> list[str]:
 
 
 def load_command(name: str) -> Any:
-    """The click command for ``name``, built now; ``None`` for an unknown name."""
+    """The click command for ``name``, built now; ``None`` for an unknown name. A group's
+    subcommands are built only when one is asked for (:func:`lazy_app`)."""
     import importlib
 
     spec = COMMANDS.get(name)
@@ -114,37 +117,169 @@ def load_command(name: str) -> Any:
     module, attr, group = spec
     obj = getattr(importlib.import_module(module), attr)
     if group:
-        cmd = typer.main.get_command(obj)
+        cmd = lazy_app(obj)
     else:
         single = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False)
         single.command(name=name)(obj)
-        cmd = typer.main.get_command(single)
+        with signatures_read_once():
+            cmd = typer.main.get_command(single)
     cmd.name = name
     return coerce.lighten(cmd)
 
 
-def _lazy_group() -> type:
+@contextlib.contextmanager
+def signatures_read_once() -> Iterator[None]:
+    """While a command is built, typer reads its function's signature once, not twice.
+
+    typer reads it (every annotation compiled and evaluated by ``get_type_hints``) for the
+    options, then again, whole, for the names its callback passes on: ~3 ms of chat's start
+    for its 40 options. The second read only takes the names, so the first one serves.
+    """
+    main: Any = typer.main
+    real = main.get_params_from_function
+    read: dict[Any, Any] = {}
+
+    def once(func: Any) -> Any:
+        if func not in read:
+            read[func] = real(func)
+        return read[func]
+
+    main.get_params_from_function = once
+    try:
+        yield
+    finally:
+        main.get_params_from_function = real
+
+
+def _lazy_base() -> type:
+    """A group that lists its subcommands, with their one-line help, without building them; it
+    builds one (then keeps it in ``commands``) when it is invoked, completed or asked for.
+    typer would build every option of every subcommand just to print their names: this is the
+    one rule for the root and for every group (history, auth, batch, ...)."""
+    from difflib import get_close_matches
+
+    from typer._click.exceptions import UsageError as ParserError
+    from typer._click.shell_completion import CompletionItem
     from typer.core import TyperGroup
 
-    class LazyGroup(TyperGroup):
+    class Lazy(TyperGroup):
+        def summaries(self, limit: int) -> list[tuple[str, str]]:
+            """(name, one-line help) of each visible subcommand, the help cut to ``limit``."""
+            raise NotImplementedError
+
+        def build(self, name: str) -> Any:
+            """The click command ``name``, built now, or ``None``."""
+            raise NotImplementedError
+
+        def list_commands(self, ctx: Any) -> list[str]:
+            return [name for name, _ in self.summaries(45)]
+
+        def get_command(self, ctx: Any, cmd_name: str) -> Any:
+            if cmd_name not in self.commands:
+                cmd = self.build(cmd_name)
+                if cmd is None:
+                    return None
+                self.commands[cmd_name] = cmd
+            return self.commands[cmd_name]
+
+        def format_commands(self, ctx: Any, formatter: Any) -> None:
+            names = self.list_commands(ctx)
+            if names:  # the limit typer gives each line
+                rows = self.summaries(formatter.width - 6 - max(map(len, names)))
+                with formatter.section("Commands"):
+                    formatter.write_dl(rows)
+
+        def shell_complete(self, ctx: Any, incomplete: str) -> list[Any]:
+            found = [CompletionItem(name, help=text) for name, text in self.summaries(45)]
+            options = super(TyperGroup, self).shell_complete(ctx, incomplete)
+            return [item for item in found if item.value.startswith(incomplete)] + options
+
+        def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+            try:
+                return self._click_resolve_command(ctx, args)
+            except ParserError as e:  # typer's suggestion, taken from the names, not the built
+                close = get_close_matches(args[0], self.list_commands(ctx)) if args else []
+                if self.suggest_commands and close:
+                    e.message = f"{e.message.rstrip('.')}. Did you mean {', '.join(map(repr, close))}?"
+                raise
+
+    return Lazy
+
+
+def _lazy_root() -> type:
+    class LazyRoot(_lazy_base()):  # type: ignore[misc]
         def list_commands(self, ctx: Any) -> list[str]:
             return list(COMMANDS)
 
-        def get_command(self, ctx: Any, cmd_name: str) -> Any:
-            return load_command(cmd_name)
+        def summaries(self, limit: int) -> list[tuple[str, str]]:
+            return list(SUMMARIES.items())
 
-        def format_commands(self, ctx: Any, formatter: Any) -> None:
-            with formatter.section("Commands"):
-                formatter.write_dl(list(SUMMARIES.items()))
+        def build(self, name: str) -> Any:
+            return load_command(name)
 
-    return LazyGroup
+    return LazyRoot
+
+
+def lazy_app(app: typer.Typer) -> Any:
+    """The click group of ``app`` (a typer app of subcommands) as typer builds it, but for its
+    subcommands: each is built when it is invoked or asked for. Their one-line help is read
+    where typer reads it (``help=``, else the docstring), so the list cannot drift from them."""
+    import copy
+    import inspect
+
+    from typer.main import get_command_from_info, get_command_name
+
+    callback = app.registered_callback or app.info.callback
+    if app.registered_groups or not (callback or len(app.registered_commands) > 1):
+        return typer.main.get_command(app)  # not a group of commands only: built whole
+
+    infos = {
+        info.name or get_command_name(getattr(info.callback, "__name__", "")): info
+        for info in app.registered_commands
+    }
+
+    class LazyApp(_lazy_base()):  # type: ignore[misc]
+        def summaries(self, limit: int) -> list[tuple[str, str]]:
+            from typer.core import TyperCommand
+
+            rows = []
+            for name, info in infos.items():
+                if not info.hidden:
+                    doc = inspect.cleandoc(info.help) if info.help else inspect.getdoc(info.callback)
+                    shown = TyperCommand(
+                        name, help=doc, short_help=info.short_help, deprecated=info.deprecated
+                    )
+                    rows.append((name, shown.get_short_help_str(limit)))
+            return rows
+
+        def build(self, name: str) -> Any:
+            info = infos.get(name)
+            if info is None:
+                return None
+            with signatures_read_once():
+                cmd = get_command_from_info(
+                    info,
+                    pretty_exceptions_short=app.pretty_exceptions_short,
+                    rich_markup_mode=app.rich_markup_mode,
+                )
+            return coerce.lighten(cmd)
+
+    bare = copy.copy(app)  # the group and its own options as typer builds them, no subcommand
+    bare.registered_commands = []
+    bare.info = copy.copy(app.info)
+    bare.info.cls = LazyApp
+    with signatures_read_once():
+        group = typer.main.get_group(bare)
+    if app._add_completion:  # as typer.main.get_command adds them
+        group.params.extend(typer.main.get_install_completion_arguments())
+    return group
 
 
 def build() -> Any:
     """The click command behind ``qwen``."""
     app = typer.Typer(
         name="qwen",
-        cls=_lazy_group(),
+        cls=_lazy_root(),
         help=(
             "Chat with Alibaba's Qwen models from the terminal.\n\n"
             'A bare prompt runs complete: qwen "question", cat notes.txt | qwen "summarize", '

@@ -24,14 +24,13 @@ if TYPE_CHECKING:
 
 def recap(session: ChatSession, shown: int = 5) -> None:
     """On resuming: which conversation, and its last few turns (stderr)."""
-    from qwen_cli.cli.chat_commands import history_lines, plural
-    from qwen_cli.cli.report import notice
-    from qwen_cli.transcript import local_time
-
     conv = session.conversation
     if conv is None:
         return
     from qwen_cli import render
+    from qwen_cli.cli.chat_commands import history_lines, plural
+    from qwen_cli.cli.report import notice
+    from qwen_cli.transcript import local_time
 
     n = len(session.exchanges)
     color = session.out.color_err
@@ -137,7 +136,7 @@ def chat(
     from qwen_cli.cli.chat_session import ChatSession, attach_all, pick_conversation
     from qwen_cli.cli.hints import hint_for
     from qwen_cli.cli.report import notice, say_error
-    from qwen_cli.cli.storelog import open_store
+    from qwen_cli.cli.storelog import OpenLater, open_store
     from qwen_cli.repl import Repl
 
     ask = o.Ask(**{k: v for k, v in locals().items() if k in structs.field_names(o.Ask)})
@@ -146,14 +145,24 @@ def chat(
         schema = str(applied.modes["schema"])
     shape = so.shape_of(schema, schema_multi)  # a bad schema: refused before the chat starts
     settings = answer.settings_for(ask)
-    store = open_store(needed=continue_ or resume is not None, what="this conversation")
+    # -c and --resume read the history now; a new conversation opens it when its first
+    # message is stored, so the prompt comes without SQLite
+    needed = continue_ or resume is not None
+    store = open_store(needed=True, what="this conversation") if needed else None
+    later = None if needed else OpenLater("this conversation")
     try:
         conv = pick_conversation(store, continue_, resume) if store is not None else None
         client = answer.client_for(settings)
         out = answer.Output.detect(ask, settings)
         tools = to.toolbox_for(client, out, functions=functions, tools=tool, yes=yes, timeout=tool_timeout)
         session = ChatSession(
-            client=client, settings=settings, ask=ask, out=out, store=store, conversation=conv
+            client=client,
+            settings=settings,
+            ask=ask,
+            out=out,
+            store=store,
+            conversation=conv,
+            open_store=later,
         )
         so.set_active(session, shape)  # the answers match it until /schema - drops it
         session.tools = tools
@@ -226,6 +235,8 @@ def chat(
     finally:
         if store is not None:
             store.close()
+        if later is not None:
+            later.close()
 
 
 def _prompt_output() -> object | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from qwen_cli.cli.answer import Output, show
@@ -72,6 +72,7 @@ class ChatSession(Session):
         conversation: Conversation | None = None,
         source: str = "chat",
         log: bool = True,
+        open_store: Callable[[], Store | None] | None = None,
     ) -> None:
         self.ask, self.out = ask, out
         super().__init__(
@@ -81,6 +82,7 @@ class ChatSession(Session):
             conversation=conversation,
             source=source,
             log=log,
+            open_store=open_store,
             model=ask.model,
             system=ask.system,
             sampling=ask.sampling(),

@@ -42,3 +42,21 @@ def open_store(*, needed: bool, what: str = "this exchange") -> Store | None:
             raise
         warn(err, what)
         return None
+
+
+class OpenLater:
+    """:func:`open_store` (best effort) on the first call, not before: a new chat reaches its
+    prompt without SQLite, and the store opens when the first message is stored. Its warning,
+    if it cannot be opened, comes then. ``close()`` closes it if it was opened."""
+
+    def __init__(self, what: str = "this exchange") -> None:
+        self.what = what
+        self.store: Store | None = None
+
+    def __call__(self) -> Store | None:
+        self.store = open_store(needed=False, what=self.what)
+        return self.store
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()

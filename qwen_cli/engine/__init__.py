@@ -19,20 +19,57 @@ and run), ``session`` (a conversation's turns: messages trimmed to the
 model's input limit, the store).
 """
 
-from qwen_cli.engine.events import (
-    AnswerText,
-    Event,
-    Finish,
-    ReasoningText,
-    Sources,
-    ToolCall,
-    ToolResult,
-    Trimmed,
-    UsageReport,
-)
-from qwen_cli.engine.reply import Reply, drain
-from qwen_cli.engine.request import Sampling, build_request
-from qwen_cli.engine.session import Display, Prepared, Session, held_interrupts, in_context, pick_conversation
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qwen_cli.engine.events import (
+        AnswerText,
+        Event,
+        Finish,
+        ReasoningText,
+        Sources,
+        ToolCall,
+        ToolResult,
+        Trimmed,
+        UsageReport,
+    )
+    from qwen_cli.engine.reply import Reply, drain
+    from qwen_cli.engine.request import Sampling, build_request
+    from qwen_cli.engine.session import (
+        Display,
+        Prepared,
+        Session,
+        held_interrupts,
+        in_context,
+        pick_conversation,
+    )
+
+# Each name is imported from its module when first asked for: a chat builds its Session before
+# the first prompt without paying for the events and replies of an answer not yet asked.
+_HOME = {
+    **dict.fromkeys(
+        ("AnswerText", "Event", "Finish", "ReasoningText", "Sources", "ToolCall", "ToolResult", "Trimmed"),
+        "events",
+    ),
+    "UsageReport": "events",
+    **dict.fromkeys(("Reply", "drain"), "reply"),
+    **dict.fromkeys(("Sampling", "build_request"), "request"),
+    **dict.fromkeys(
+        ("Display", "Prepared", "Session", "held_interrupts", "in_context", "pick_conversation"), "session"
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = [
     "AnswerText",

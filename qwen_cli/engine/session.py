@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from qwen_cli import structs
 from qwen_cli.engine.files import ChatFiles, FileView, has_files
-from qwen_cli.engine.reply import Reply, drain
 from qwen_cli.engine.request import Sampling
 from qwen_cli.errors import QwenAPIError, UsageError
 from qwen_cli.structs import struct
@@ -33,13 +32,14 @@ if TYPE_CHECKING:
     from qwen_cli.config import Settings
     from qwen_cli.conversation import Turn
     from qwen_cli.engine.files import InlineBudget
+    from qwen_cli.engine.reply import Reply
     from qwen_cli.engine.tools import Toolbox
     from qwen_cli.store import Attachment, Conversation, Exchange, Message, NewMessage, Store
     from qwen_cli.store.fragments import Fragment
     from qwen_cli.types import AnswerResult
     from qwen_cli.types import Message as WireMessage
 
-Display = Callable[[Reply], "AnswerResult"]
+Display = Callable[["Reply"], "AnswerResult"]
 
 # What ``/continue`` sends: the model sees its own cut answer just before it.
 CONTINUE_TEXT = "Continue exactly where your last answer stopped, without repeating what you already wrote."
@@ -152,13 +152,22 @@ class Session:
         system: str | None = None,
         sampling: Sampling | None = None,
         view: FileView | None = None,
-        display: Display = drain,
+        display: Display | None = None,
         cache: bool = False,
         tools: Toolbox | None = None,
+        open_store: Callable[[], Store | None] | None = None,
     ) -> None:
+        """``display`` consumes each reply (the default, :func:`~qwen_cli.engine.reply.drain`,
+        shows nothing). Without a ``store``, ``open_store`` opens one when the first message is
+        stored (a new conversation need not pay for SQLite before it is written to)."""
+        if display is None:
+            from qwen_cli.engine.reply import drain
+
+            display = drain
         self.client, self.settings, self.display = client, settings, display
         self.tools = tools  # offered with every turn; calls run (once approved) until an answer
-        self.store, self.source, self.log = store, source, log and store is not None
+        self._store, self._open_store = store, open_store if store is None else None
+        self.source, self.log = source, log and (store is not None or self._open_store is not None)
         self.conversation = conversation
         self.exchanges: list[Exchange] = []
         self.sampling = sampling or Sampling()
@@ -178,6 +187,16 @@ class Session:
                 store.update(conversation.id, system=system)
         # -m wins over the conversation's model; a model the server refused is never resumed
         self.model = model or working_model(conversation, self.exchanges) or settings.model
+
+    @property
+    def store(self) -> Store | None:
+        """The store, opened now if it was to be opened on first use; ``None`` (and nothing
+        logged from then on) when there is none or it could not be opened."""
+        if self._open_store is not None:
+            opener, self._open_store = self._open_store, None
+            self._store = opener()
+            self.log = self.log and self._store is not None
+        return self._store
 
     # ------------------------------------------------------------------ state
 
@@ -337,6 +356,8 @@ class Session:
                 from qwen_cli import attachments
 
                 req.headers.update(attachments.headers_for(plan.messages))
+            from qwen_cli.engine.reply import Reply
+
             reply = Reply(self.client, req, before=before)
             before = []
             try:
