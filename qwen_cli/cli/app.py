@@ -136,7 +136,10 @@ def signatures_read_once() -> Iterator[None]:
     for its 40 options. The second read only takes the names, so the first one serves.
     """
     main: Any = typer.main
-    real = main.get_params_from_function
+    real = getattr(main, "get_params_from_function", None)
+    if real is None:  # another typer: built as it builds
+        yield
+        return
     read: dict[Any, Any] = {}
 
     def once(func: Any) -> Any:
