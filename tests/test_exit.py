@@ -48,6 +48,18 @@ def test_a_running_thread_is_waited_for(tmp_path: Path) -> None:
     assert p.returncode == 4 and mark.read_text() == "done"
 
 
+def test_a_store_left_open_is_closed(tmp_path: Path) -> None:
+    """Closing folds the WAL back into history.db: the file alone holds every conversation."""
+    db = tmp_path / "history.db"
+    p = run(
+        "from qwen_cli.cli import exit_now\nfrom qwen_cli.store.db import Store\n"
+        f"s = Store.open({str(db)!r})\ns.db.execute('CREATE TABLE t (x)')\nexit_now(0)",
+        tmp_path,
+    )
+    assert p.returncode == 0, p.stderr
+    assert db.exists() and not db.with_name("history.db-wal").exists()
+
+
 def test_a_closed_pipe_is_not_an_error() -> None:
     code = "import sys\nfrom qwen_cli.cli import exit_now\nsys.stdout.write('y' * 300000)\nexit_now(0)"
     with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as p:
@@ -78,3 +90,5 @@ def test_the_installed_qwen_keeps_the_answer_and_the_store(srv: FakeServerProces
     )
     stored = json.loads(shown.stdout)["messages"][-1]["content"]
     assert len(stored) > 2000 and out.read_text().rstrip("\n") == stored.rstrip("\n")
+    data = Path(env["QWEN_DATA_DIR"])
+    assert (data / "history.db").exists() and not (data / "history.db-wal").exists()  # closed, not left

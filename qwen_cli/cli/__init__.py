@@ -113,9 +113,10 @@ def exit_now(code: int) -> NoReturn:
 
     Freeing the few hundred modules a command loaded costs about 0.15 s of CPU on every run
     (a third of a short `qwen complete`), and buys nothing: every file a command writes is closed
-    by then, and the store commits as it goes. What teardown would still do is done here: the
-    standard streams are flushed and the atexit functions run (logging's flush). While another
-    non-daemon thread runs, the normal exit is taken, which waits for it.
+    by then, and the store commits as it goes. What teardown would still do is done here: open
+    stores are closed (their WAL folded back into the database), the standard streams are
+    flushed and the atexit functions run (logging's flush). While another non-daemon thread
+    runs, the normal exit is taken, which waits for it.
     """
     import atexit
     import threading
@@ -123,6 +124,9 @@ def exit_now(code: int) -> NoReturn:
     main_thread = threading.main_thread()
     if any(t is not main_thread and not t.daemon and t.is_alive() for t in threading.enumerate()):
         sys.exit(code)
+    store = sys.modules.get("qwen_cli.store.db")
+    if store is not None:  # as the connections' finalizers would have
+        store.close_all()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -8,6 +8,7 @@ import json
 import os
 import sqlite3
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,17 @@ class _Connection(sqlite3.Connection):
         return super().execute(sql, parameters)
 
 
+_OPEN: weakref.WeakSet[Store] = weakref.WeakSet()  # the stores not closed yet
+
+
+def close_all() -> None:
+    """Close every store still open: the process is ending without the interpreter's teardown
+    (``cli.exit_now``), and closing the last connection folds the WAL file back into the
+    database, so ``history.db`` alone holds every conversation (as after a normal exit)."""
+    for store in list(_OPEN):
+        store.close()
+
+
 class Store:
     """The conversation store; open one per process (``Store.open()``), close it when done."""
 
@@ -145,6 +157,7 @@ class Store:
             self.db.execute("PRAGMA foreign_keys = ON")
             self._migrate()
             self.fts = self._meta("fts") or "none"
+            _OPEN.add(self)
         except (OSError, sqlite3.Error, StoreError) as exc:
             if hasattr(self, "db"):  # no open file left behind (it would keep its mount busy)
                 self.db.close()
@@ -159,6 +172,7 @@ class Store:
         return cls(path or default_path(), on_failure=on_failure)
 
     def close(self) -> None:
+        _OPEN.discard(self)
         self.db.close()
 
     def __enter__(self) -> Store:
