@@ -281,7 +281,7 @@ def main() -> None:
     m2 = median(n, lambda: run(markdown(), events, from_sse))
     print(
         f"render+client     plain {p2:.3f}s  markdown {m2:.3f}s  ratio {m2 / p2:.2f}x"
-        f"  [SSE line + json.loads + pydantic ChatCompletionChunk per delta]"
+        f"  [SSE line + json.loads + ChatCompletionChunk record per delta]"
     )
     if not args.no_sleep_run:
         wall = time.perf_counter()
