@@ -4,7 +4,7 @@ Importing pydantic and building the wire models cost a short ``qwen complete`` a
 CPU, more than the request itself (issue 10's start-up target is 1.4x a bare httpx script).
 A record does what the wire types need, no more:
 
-- fields are declared as annotations with defaults, as in a dataclass (``field()`` for a
+- fields are declared as annotations with defaults, as in a dataclass (``structs.field()`` for a
   ``default_factory``); type checkers see the keyword-only ``__init__`` (``dataclass_transform``);
 - ``Strict`` (what we send) refuses an unknown field, a missing one and a value of the wrong
   type; ``Tolerant`` (what we receive) keeps unknown fields in ``model_extra`` and converts
@@ -28,6 +28,8 @@ import typing
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, Self, dataclass_transform
 
+from qwen_cli.structs import Field, field, own_fields
+
 Convert = Callable[[Any], Any]
 Repairs = dict[str, Convert]  # field -> conversion of its raw value
 
@@ -45,37 +47,11 @@ class ValidationError(ValueError):
         return ValidationError(self.message, (*outer, *self.loc))
 
 
-_MISSING: Any = object()
-
-
-class FieldInfo:
-    """A field's default: a value, a factory, or neither (required)."""
-
-    __slots__ = ("annotation", "default", "factory")
-
-    def __init__(self, default: Any = _MISSING, factory: Callable[[], Any] | None = None) -> None:
-        self.default = default
-        self.factory = factory
-        self.annotation = ""
-
-    @property
-    def required(self) -> bool:
-        return self.default is _MISSING and self.factory is None
-
-    def make(self) -> Any:
-        return self.factory() if self.factory is not None else self.default
-
-
-def field(*, default: Any = _MISSING, default_factory: Callable[[], Any] | None = None) -> Any:
-    """A field's default made by ``default_factory`` on each instance (``field(default_factory=list)``)."""
-    return FieldInfo(default, default_factory)
-
-
 @dataclass_transform(kw_only_default=True, field_specifiers=(field,))
 class Record:
     """The common base; use :class:`Strict` or :class:`Tolerant`."""
 
-    model_fields: ClassVar[dict[str, FieldInfo]] = {}
+    model_fields: ClassVar[dict[str, Field]] = {}
     _extra_allowed: ClassVar[bool] = False
     # field -> conversion of the raw value, used instead of the declared type (Tolerant)
     _repairs: ClassVar[Repairs] = {}
@@ -84,23 +60,8 @@ class Record:
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
         fields = dict(cls.model_fields)
-        # this class's own annotations (3.11: not inherited through __dict__); inspect would cost an import
-        own = cls.__dict__.get("__annotations__", {})  # noqa: RUF063
-        for name, annotation in own.items():
-            text = annotation if isinstance(annotation, str) else repr(annotation)
-            if name.startswith("_") or text.startswith(("ClassVar", "typing.ClassVar")):
-                continue
-            value = cls.__dict__.get(name, _MISSING)
-            info = value if isinstance(value, FieldInfo) else FieldInfo(value)
-            if isinstance(info.default, (list, dict, set)):
-                raise TypeError(f"{cls.__name__}.{name}: a mutable default needs field(default_factory=...)")
-            info.annotation = text
-            fields[name] = info
-            if isinstance(value, FieldInfo):  # instances hold the value; the class keeps a plain default
-                if value.default is _MISSING:
-                    delattr(cls, name)
-                else:
-                    setattr(cls, name, value.default)
+        for f in own_fields(cls, private=False):
+            fields[f.name] = f
         cls.model_fields = fields
         cls._converters = None
 
@@ -127,7 +88,7 @@ class Record:
                 if name not in values:
                     if info.required:
                         raise ValidationError("field required", (name,))
-                    values[name] = info.make()
+                    values[name] = info.value()
         values["_extra"] = extra
         self._check()
 
@@ -152,9 +113,12 @@ class Record:
         data = cls._input(data)
         if not isinstance(data, Mapping):
             raise ValidationError(f"expected an object, got {type(data).__name__}")
-        if not all(isinstance(k, str) for k in data):
-            raise ValidationError("field names must be text")
-        return cls(**data)
+        try:
+            return cls(**data)
+        except TypeError:  # a key that is not text (checked only then: this runs for every chunk)
+            if all(isinstance(k, str) for k in data):
+                raise
+            raise ValidationError("field names must be text") from None
 
     @classmethod
     def _input(cls, data: Any) -> Any:
@@ -166,7 +130,7 @@ class Record:
         """A record of ``values`` as they are, unchecked; missing fields get their defaults."""
         obj = cls.__new__(cls)
         for name, info in cls.model_fields.items():
-            obj.__dict__[name] = values.pop(name) if name in values else info.make()
+            obj.__dict__[name] = values.pop(name) if name in values else info.value()
         obj.__dict__["_extra"] = values or ({} if cls._extra_allowed else None)
         return obj
 

@@ -33,7 +33,7 @@ class FrozenInstanceError(AttributeError):
 class Field:
     """One field's default (a value, a factory, or neither) and whether repr and eq show it."""
 
-    __slots__ = ("compare", "default", "factory", "name", "repr")
+    __slots__ = ("annotation", "compare", "default", "factory", "name", "repr")
 
     def __init__(
         self,
@@ -48,6 +48,11 @@ class Field:
         self.repr = repr
         self.compare = compare
         self.name = ""
+        self.annotation = ""  # as written in the class (a string under `from __future__ import annotations`)
+
+    @property
+    def required(self) -> bool:
+        return self.default is _MISSING and self.factory is None
 
     def value(self) -> Any:
         return self.factory() if self.factory is not None else self.default
@@ -80,18 +85,22 @@ def struct(cls: type[T] | None = None, /, *, frozen: bool = False) -> Any:
     return make if cls is None else make(cls)
 
 
-def _own_fields(cls: type) -> list[Field]:
+def own_fields(cls: type, *, private: bool = True) -> list[Field]:
+    """The fields ``cls`` itself declares (not its bases'), in order: each annotation but
+    ``ClassVar`` ones (and, with ``private=False``, but names starting with ``_``), with its
+    default. A ``field(...)`` default is replaced on the class by its plain default, as a
+    dataclass does; a mutable default is refused."""
     out = []
     for name, annotation in cls.__dict__.get("__annotations__", {}).items():  # noqa: RUF063 - no inspect
         text = annotation if isinstance(annotation, str) else repr(annotation)
-        if text.startswith(("ClassVar", "typing.ClassVar")):
+        if text.startswith(("ClassVar", "typing.ClassVar")) or (not private and name.startswith("_")):
             continue
         value = cls.__dict__.get(name, _MISSING)
         f = value if isinstance(value, Field) else Field(value)
         if isinstance(f.default, (list, dict, set)):
             raise TypeError(f"{cls.__name__}.{name}: a mutable default needs field(default_factory=...)")
-        f.name = name
-        if isinstance(value, Field):  # the class keeps a plain default, as a dataclass does
+        f.name, f.annotation = name, text
+        if isinstance(value, Field):
             if f.default is _MISSING:
                 delattr(cls, name)
             else:
@@ -104,7 +113,7 @@ def _build(cls: type[T], frozen: bool) -> type[T]:
     fields: dict[str, Field] = {}
     for base in reversed(cls.__mro__[1:]):
         fields.update(getattr(base, "__struct_fields__", {}))
-    for f in _own_fields(cls):
+    for f in own_fields(cls):
         fields[f.name] = f
     names = tuple(fields)
     items = tuple(fields.values())
@@ -127,7 +136,7 @@ def _build(cls: type[T], frozen: bool) -> type[T]:
         if len(d) < len(names):
             for f in items:
                 if f.name not in d:
-                    if f.default is _MISSING and f.factory is None:
+                    if f.required:
                         raise TypeError(f"{qualname}() is missing the argument {f.name!r}")
                     d[f.name] = f.value()
         if post_init is not None:

@@ -12,9 +12,8 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from qwen_cli.record import Record, Repairs, Strict, Tolerant, ValidationError, field
-from qwen_cli.structs import field as struct_field
-from qwen_cli.structs import struct
+from qwen_cli.record import Record, Repairs, Strict, Tolerant, ValidationError
+from qwen_cli.structs import field, struct
 from qwen_cli.utf8 import clean_text
 
 if TYPE_CHECKING:
@@ -506,8 +505,8 @@ class AnswerResult:
     interrupted: bool = False
     output_closed: bool = False  # stdout's reader went away (`qwen complete ... | head -1`)
     error: QwenAPIError | None = None
-    sources: list[SearchSource] = struct_field(default_factory=list)
-    tool_calls: list[ToolCall] = struct_field(default_factory=list)
+    sources: list[SearchSource] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
     done: bool = False  # the stream reached its end (an end marker or a whole response)
 
     @property

@@ -7,7 +7,8 @@ from typing import Any, ClassVar, Literal
 
 import pytest
 
-from qwen_cli.record import Record, Repairs, Strict, Tolerant, ValidationError, field
+from qwen_cli.record import Record, Repairs, Strict, Tolerant, ValidationError
+from qwen_cli.structs import field
 
 
 class Inner(Strict):
